@@ -1,12 +1,15 @@
 """corral's policy engine: judges every tool request and answers allow, ask or deny.
 
 A leaf library: it imports only the standard library, pydantic, bashlex and pathspec, and does no
-I/O except reading rule files. Everything public is re-exported here; the ``_modules`` behind are
+I/O except reading rule files. ``import policy`` loads only the value types; the engine
+(and bashlex, slow to import) loads on first use. Everything public is re-exported here; the ``_modules`` behind are
 private.
 
     engine = load_engine(project_root)
     verdict = engine.evaluate(Request(tool="bash", args={"command": "ls"}, cwd=root, project_root=root))
 """
+
+from typing import TYPE_CHECKING
 
 from policy._errors import PolicyError, RuleFileError
 from policy._types import (
@@ -19,6 +22,10 @@ from policy._types import (
     Request,
     Verdict,
 )
+
+if TYPE_CHECKING:
+    from policy._engine import Engine, SessionState, builtin_policy_dir, load_engine
+    from policy._rules import Rule
 
 __all__ = [
     "READ_TOOLS",

@@ -1,0 +1,272 @@
+"""The engine: judges one tool request against the rules, the command catalog and the mode table.
+
+For a bash request every simple command is classified and judged on its own, and every path it
+reads or writes is judged as a read or write request; the verdict is the most severe of them all.
+For path tools the path is judged in both its lexical and resolved forms. Rules that match decide
+(deny beats ask beats allow); otherwise the mode table does. The engine never raises on a request:
+anything it cannot see through becomes an ``ask`` (or ``deny`` in read-only mode) with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy import _approvals, _bash
+from policy._catalog import Catalog, load_catalog
+from policy._modes import Outcome, Situation, fallback
+from policy._paths import PathRef, is_within, make_ref, resolve
+from policy._rules import DoomLoop, Rule, RuleSet, load_rule_file, merge, optional_rule_file
+from policy._types import (
+    READ_TOOLS,
+    WRITE_TOOLS,
+    CommandFacts,
+    Decision,
+    Kind,
+    Mode,
+    Request,
+    Verdict,
+)
+
+NEUTRAL_TOOLS = frozenset({"todo"})
+
+
+def builtin_policy_dir() -> Path:
+    """The ``policies/`` directory shipped with corral (beside the packages, in a checkout or a wheel)."""
+    return Path(__file__).resolve().parent.parent / "policies"
+
+
+def user_policy_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "corral" / "policy.toml"
+
+
+@dataclass
+class SessionState:
+    """What the engine remembers within one session: approvals and the recent requests."""
+
+    approvals: list[tuple[Rule, Kind]] = field(default_factory=list)
+    last_key: str | None = None
+    repeats: int = 0
+
+    def approve(self, rules: Iterable[_approvals.Approval]) -> None:
+        for approval in rules:
+            self.approvals.append((approval.rule, approval.max_kind))
+
+
+class Engine:
+    """Judges requests. Built by ``load_engine``; immutable, safe to share between sessions."""
+
+    def __init__(self, rules: RuleSet, catalog: Catalog, *, home: Path) -> None:
+        self.rules = rules
+        self.catalog = catalog
+        self.home = home
+        self.warnings: tuple[str, ...] = rules.warnings
+
+    # -- public ------------------------------------------------------------------------------
+
+    def evaluate(self, request: Request, session: SessionState | None = None) -> Verdict:
+        try:
+            verdict = self._evaluate(request, session)
+        except RecursionError:
+            verdict = Verdict(Decision.ASK, "the request is too deeply nested to judge", None)
+        if session is not None:
+            verdict = self._doom_loop(request, verdict, session)
+        return verdict
+
+    def propose_approvals(self, request: Request, verdict: Verdict) -> list[_approvals.Approval]:
+        """Narrow rules that would let this exact request through next time; empty when none is safe."""
+        return _approvals.propose(self, request, verdict)
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def _evaluate(self, request: Request, session: SessionState | None) -> Verdict:
+        if request.tool == "bash":
+            return _bash.evaluate(self, request, session)
+        if request.tool in READ_TOOLS or request.tool in WRITE_TOOLS:
+            return self._path_tool(request, session)
+        if request.tool == "web_fetch":
+            url = request.args.get("url")
+            text = url if isinstance(url, str) else ""
+            out = self.judge_value(request, text, Kind.NETWORK, session)
+        elif request.tool in NEUTRAL_TOOLS:
+            out = self.judge_value(request, "", Kind.NEUTRAL, session)
+        else:
+            out = self.judge_value(request, _json_args(request), Kind.UNKNOWN, session)
+        return Verdict(out.decision, out.reason, out.rule)
+
+    def _path_tool(self, request: Request, session: SessionState | None) -> Verdict:
+        write = request.tool in WRITE_TOOLS
+        texts = [_path_arg(request)]
+        pattern = request.args.get("pattern")
+        if request.tool == "find_files" and isinstance(pattern, str) and _escapes(pattern):
+            texts.append(pattern)
+        outcomes = [
+            self.judge_path(request, make_ref(t, request.cwd, self.home), write=write, bash=False,
+                            session=session)
+            for t in texts
+        ]
+        worst = max(outcomes, key=lambda o: o.decision)
+        return Verdict(worst.decision, worst.reason, worst.rule)
+
+    # -- building blocks shared with _bash ---------------------------------------------------
+
+    def active_rules(self, mode: Mode, session: SessionState | None) -> list[tuple[Rule, Kind]]:
+        """Rules in force in ``mode``: restrictive and read-only ignore every rule that loosens."""
+        loosening_ok = mode not in (Mode.RESTRICTIVE, Mode.READ_ONLY)
+        out: list[tuple[Rule, Kind]] = [
+            (r, Kind.OPAQUE) for r in self.rules.rules if loosening_ok or r.decision > Decision.ALLOW
+        ]
+        if session is not None and loosening_ok:
+            out.extend(session.approvals)
+        return out
+
+    def judge_path(
+        self,
+        request: Request,
+        ref: PathRef,
+        *,
+        write: bool,
+        bash: bool,
+        session: SessionState | None,
+    ) -> Outcome:
+        """Judge one path as a read or write in ``request.mode``."""
+        text = ref.written
+        root = resolve(request.project_root)
+        tool = ("write" if write else "read") if bash else request.tool
+        matched: list[Rule] = []
+        for rule, _max_kind in self.active_rules(request.mode, session):
+            if not rule.applies_to(tool, request.mode):
+                continue
+            if rule.matches_path(ref.resolved, root, self.home) or (
+                rule.decision > Decision.ALLOW and rule.matches_path(ref.lexical, root, self.home)
+            ):
+                matched.append(rule)
+        kind = Kind.WRITE if write else Kind.READ
+        inside = is_within(ref.resolved, root)
+        how = Situation(bash=bash, sandboxed=request.sandboxed, read_only_sandbox=request.read_only_sandbox)
+        decision, reason = fallback(request.mode, kind, inside, how)
+        if decision > Decision.ALLOW:
+            reason = f"{reason}: {text}"
+        mode_says = Outcome(decision, reason, None, kind)
+        return _decide(matched, mode_says, subject=f"{'write' if write else 'read'} {text}")
+
+    def judge_value(self, request: Request, text: str, kind: Kind, session: SessionState | None) -> Outcome:
+        matched = [
+            rule
+            for rule, _k in self.active_rules(request.mode, session)
+            if rule.applies_to(request.tool, request.mode) and rule.matches_value(text)
+        ]
+        how = Situation(bash=False, sandboxed=request.sandboxed, read_only_sandbox=request.read_only_sandbox)
+        decision, reason = fallback(request.mode, kind, True, how)
+        return _decide(matched, Outcome(decision, reason, None, kind), subject=request.tool)
+
+    def judge_command(
+        self, request: Request, facts: CommandFacts, session: SessionState | None,
+    ) -> Outcome:
+        """The decision for one simple command itself (not the paths it touches).
+
+        A session approval only covers commands no more dangerous than the one approved, and no
+        allow rule can let an opaque command through."""
+        layers, text, kind = facts.layers, facts.text, facts.kind
+        matched: list[Rule] = []
+        for rule, max_kind in self.active_rules(request.mode, session):
+            if not rule.applies_to("bash", request.mode):
+                continue
+            if rule.decision is Decision.ALLOW and (kind is Kind.OPAQUE or kind > max_kind):
+                continue
+            if rule.matches_command(layers, text):
+                matched.append(rule)
+        how = Situation(bash=True, sandboxed=request.sandboxed, read_only_sandbox=request.read_only_sandbox)
+        decision, reason = fallback(request.mode, kind, True, how)
+        why = "; ".join(facts.reasons)
+        mode_says = Outcome(decision, f"{why} ({reason})" if why else reason, None, kind)
+        return _decide(matched, mode_says, subject=text)
+
+    # -- doom loops --------------------------------------------------------------------------
+
+    def _doom_loop(self, request: Request, verdict: Verdict, session: SessionState) -> Verdict:
+        key = request.key()
+        session.repeats = session.repeats + 1 if key == session.last_key else 1
+        session.last_key = key
+        cfg: DoomLoop = self.rules.doom_loop
+        if session.repeats < cfg.threshold:
+            return verdict
+        note = (
+            f"This is the same {request.tool} call {session.repeats} times in a row. Repeating it will "
+            "not give a different result: read the last output again, change the approach, or ask the user."
+        )
+        if cfg.action == "coach" or verdict.decision is Decision.DENY:
+            return Verdict(verdict.decision, verdict.reason, verdict.rule, verdict.commands, note)
+        decision = Decision.ASK if cfg.action == "ask" else Decision.DENY
+        if decision <= verdict.decision:
+            return Verdict(verdict.decision, verdict.reason, verdict.rule, verdict.commands, note)
+        reason = f"doom loop: the same call {session.repeats} times in a row"
+        return Verdict(decision, reason, "doom-loop", verdict.commands, note)
+
+
+def _decide(matched: Sequence[Rule], mode_says: Outcome, *, subject: str) -> Outcome:
+    """Combine matching rules with the mode's own answer: an allow rule overrides the mode, while a
+    rule that asks or denies can only tighten it (an ask rule never turns read-only's deny into ask)."""
+    if not matched:
+        return mode_says
+    worst = max(matched, key=lambda r: r.decision)
+    if worst.decision > Decision.ALLOW and mode_says.decision > worst.decision:
+        return mode_says
+    why = worst.reason or f"rule {worst.id} ({worst.source})"
+    reason = f"{why}: {subject}" if worst.decision > Decision.ALLOW else why
+    return Outcome(worst.decision, reason, worst.id, mode_says.kind)
+
+
+def _path_arg(request: Request) -> str:
+    value = request.args.get("path")
+    if isinstance(value, str) and value:
+        return value
+    return "."
+
+
+def _escapes(pattern: str) -> bool:
+    return pattern.startswith(("/", "~")) or ".." in pattern.replace("\\", "/").split("/")
+
+
+def _json_args(request: Request) -> str:
+    import json
+
+    try:
+        return json.dumps(dict(request.args), sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return repr(sorted(request.args.items(), key=lambda kv: kv[0]))
+
+
+def load_engine(
+    project_root: Path,
+    *,
+    user_file: Path | None = None,
+    extra_files: Sequence[Path] = (),
+    trusted: bool = False,
+    home: Path | None = None,
+    builtin_dir: Path | None = None,
+) -> Engine:
+    """Load the built-in rules, the user file, ``--policy`` files and the project file, and build an
+    engine. Raises ``RuleFileError`` naming the file, line and rule of any malformed rule."""
+    home = resolve(Path.home() if home is None else home)
+    bdir = builtin_policy_dir() if builtin_dir is None else builtin_dir
+    catalog = load_catalog(bdir / "commands.toml")
+    checker = _bash.example_checker(catalog, home)
+    files = [
+        load_rule_file(p, "builtin", check_example=checker)
+        for p in sorted(bdir.glob("*.toml"))
+        if p.name != "commands.toml"
+    ]
+    user = optional_rule_file(user_policy_file() if user_file is None else user_file, "user",
+                              check_example=checker)
+    if user is not None:
+        files.append(user)
+    files.extend(load_rule_file(p, "cli", check_example=checker) for p in extra_files)
+    project = optional_rule_file(project_root / ".corral" / "policy.toml", "project", trusted=trusted,
+                                 check_example=checker)
+    if project is not None:
+        files.append(project)
+    return Engine(merge(files), catalog, home=home)
