@@ -2,8 +2,8 @@
 
 A leaf library: it imports only the standard library, pydantic, bashlex and pathspec, and does no
 I/O except reading rule files. ``import policy`` loads only the value types; the engine
-(and bashlex, slow to import) loads on first use. Everything public is re-exported here; the ``_modules`` behind are
-private.
+(and bashlex, slow to import) loads on first use. Everything public is re-exported here; the
+``_modules`` behind are private.
 
     engine = load_engine(project_root)
     verdict = engine.evaluate(Request(tool="bash", args={"command": "ls"}, cwd=root, project_root=root))
