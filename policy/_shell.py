@@ -27,7 +27,7 @@ from policy._shell_scan import Region, prescan
 from policy._shell_tree import BadTree, Walker
 from policy._shell_vars import VarTracker, scan_arith
 from policy._shell_words import build_word, find_expansions, join_continuations, parse_param, split_outside
-from policy._types import ShellAnalysis, SimpleCommand, Word
+from policy._types import Redirect, ShellAnalysis, SimpleCommand, Word
 
 MAX_SOURCE = 100_000
 MAX_DEPTH = 12
@@ -52,6 +52,7 @@ def _analyze(source: str) -> ShellAnalysis:
         else:
             a.run(source, "top", 0)
             a.reasons += a.vars.finish(a.functions)
+            a.commands = _substitute_loop_values(a.commands, a.vars, a.loop_start)
     except RecursionError:
         a.reason("the script is nested too deeply to analyse")
     except Exception as exc:  # fail closed: an analysis bug must never let a script through
@@ -68,6 +69,7 @@ class _Analysis:
         self.reasons: list[str] = []
         self.functions: set[str] = set()
         self.vars = VarTracker()
+        self.loop_start: dict[str, int] = {}  # loop variable -> index of the first command after its `for`
         self.depth = 0
 
     # -- what the walker reports (policy._shell_tree.Sink) ------------------------------------------
@@ -88,6 +90,7 @@ class _Analysis:
         self.functions.add(name)
 
     def loop(self, name: str, items: list[Word], keyword: str) -> None:
+        self.loop_start.setdefault(name, len(self.commands))
         self.vars.loop(name, items, keyword)
 
     def arith(self, text: str, context: str, *, subst: bool = True) -> None:
@@ -222,6 +225,56 @@ class _Analysis:
             self.arith(text, ctx)
         elif kind == "reason":
             self.reason(text)
+
+
+_MAX_COPIES = 16
+
+
+def _substitute_loop_values(
+    commands: list[SimpleCommand], tracker: VarTracker, starts: dict[str, int]
+) -> list[SimpleCommand]:
+    """``for f in src/*.py; do wc -l "$f"; done``: a double-quoted ``"$f"`` whose variable only such
+    loops set can hold only the loop's words, so the command is reported once per value (the glob
+    stays a glob, for the engine to expand). Commands before the loop (where the variable still holds
+    its inherited value) and other uses of the variable stay non-literal."""
+    out: list[SimpleCommand] = []
+    for index, cmd in enumerate(commands):
+        words = list(cmd.argv) + [r.target for r in cmd.redirects if r.target is not None]
+        choices = [_loop_choices(w, tracker, starts, index) for w in words]
+        count = 1
+        for c in choices:
+            count *= len(c) if c else 1
+        if all(c is None for c in choices) or count > _MAX_COPIES:
+            out.append(cmd)
+            continue
+        for combo in _combinations([c if c else [w] for w, c in zip(words, choices, strict=True)]):
+            argv = tuple(combo[: len(cmd.argv)])
+            targets = iter(combo[len(cmd.argv):])
+            redirects = tuple(
+                r if r.target is None else Redirect(r.op, next(targets), r.fd) for r in cmd.redirects
+            )
+            out.append(SimpleCommand(argv, cmd.assignments, redirects, cmd.context, cmd.text))
+    return out
+
+
+def _loop_choices(word: Word, tracker: VarTracker, starts: dict[str, int], index: int) -> list[Word] | None:
+    raw = word.raw
+    if not (raw.startswith('"$') and raw.endswith('"')):
+        return None
+    name = raw[2:-1]
+    if name.startswith("{") and name.endswith("}"):
+        name = name[1:-1]
+    start = starts.get(name)
+    if not name.isidentifier() or start is None or index < start:
+        return None
+    return tracker.loop_values(name)
+
+
+def _combinations(options: list[list[Word]]) -> list[list[Word]]:
+    combos: list[list[Word]] = [[]]
+    for opts in options:
+        combos = [c + [o] for c in combos for o in opts]
+    return combos
 
 
 def _describe(exc: Exception) -> str:

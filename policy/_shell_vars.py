@@ -81,11 +81,23 @@ class VarTracker:
         self.positional_uses: list[str] = []
         self.positional_set = False  # set -- with risky values
         self.calls: list[tuple[str, tuple[Word, ...]]] = []
+        self.loop_items: dict[str, list[Word]] = {}  # name -> values of `for` loops over plain words
+        self.bound_elsewhere: set[str] = {"_"}  # names that get a value any other way
+        self._in_for = False
 
     def taint(self, name: str, why: str) -> None:
         self.tainted.setdefault(name, why)
+        if not self._in_for:
+            self.bound_elsewhere.add(name)
+
+    def loop_values(self, name: str) -> list[Word] | None:
+        """The values ``name`` can hold when only ``for`` loops over literal words or globs set it."""
+        if name in self.bound_elsewhere:
+            return None
+        return self.loop_items.get(name)
 
     def assign(self, name: str, value: Word) -> None:
+        self.bound_elsewhere.add(name)
         if not value.literal and _ARITH_EXPANSION.search(value.raw):  # $(( … )) gives a number
             value = build_word(_ARITH_EXPANSION.sub("0", value.raw), assignment=True)
         if not value.literal or any(c in value.value for c in "[$`"):
@@ -100,11 +112,20 @@ class VarTracker:
             self.uses.append((name, where))
 
     def loop(self, name: str, items: list[Word], keyword: str = "for") -> None:
-        for w in items:
-            if _risky(w):
-                self.taint(name, f"the {keyword} loop gives it the values of {w.raw!r}")
-        if keyword != "for":
-            self.taint(name, f"{keyword} reads its value")
+        plain = keyword == "for" and bool(items) and all(w.literal or w.glob for w in items)
+        if plain:
+            self.loop_items.setdefault(name, []).extend(items)
+        else:
+            self.bound_elsewhere.add(name)
+        self._in_for = plain
+        try:
+            for w in items:
+                if _risky(w):
+                    self.taint(name, f"the {keyword} loop gives it the values of {w.raw!r}")
+            if keyword != "for":
+                self.taint(name, f"{keyword} reads its value")
+        finally:
+            self._in_for = False
 
     def observe(self, cmd: SimpleCommand) -> tuple[list[str], list[str]]:
         """Record what ``cmd`` assigns. Returns arithmetic texts bash evaluates because of it (``let``

@@ -378,3 +378,30 @@ def test_import_does_not_load_bashlex() -> None:
     code = "import sys, policy._shell; print('bashlex' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- loop variables over plain words ---------------------------------------------------------------
+
+
+def test_quoted_loop_variable_takes_the_loop_words() -> None:
+    a = analyze('for f in src/*.py; do wc -l "$f"; done')
+    assert not a.opaque
+    (wc,) = a.commands
+    assert wc.argv[2].glob and wc.argv[2].value == "src/*.py"
+
+
+def test_loop_variable_gives_one_command_per_value_and_redirect_targets() -> None:
+    a = analyze('for f in a.txt b.txt; do cat "$f" > "${f}"; done')
+    assert [(c.argv[1].value, c.redirects[0].target.value if c.redirects[0].target else None)
+            for c in a.commands] == [("a.txt", "a.txt"), ("a.txt", "b.txt"), ("b.txt", "a.txt"), ("b.txt", "b.txt")]
+
+
+def test_loop_variable_set_elsewhere_or_used_before_the_loop_stays_unknown() -> None:
+    before = analyze('cat "$f"; for f in a; do :; done')
+    assert not before.commands[0].argv[1].literal
+    assigned = analyze('f=/etc/shadow; for f in a; do cat "$f"; done')
+    assert not assigned.commands[-1].argv[1].literal
+    unquoted = analyze("for f in a; do cat $f; done")
+    assert not unquoted.commands[0].argv[1].literal
+    from_subst = analyze('for f in $(ls); do cat "$f"; done')
+    assert not from_subst.commands[-1].argv[1].literal
