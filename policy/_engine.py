@@ -215,11 +215,19 @@ class Engine:
 
 
 def _decide(matched: Sequence[Rule], mode_says: Outcome, *, subject: str) -> Outcome:
-    """Combine matching rules with the mode's own answer: an allow rule overrides the mode, while a
-    rule that asks or denies can only tighten it (an ask rule never turns read-only's deny into ask)."""
+    """Combine matching rules with the mode's own answer.
+
+    A deny rule always wins. A session approval (the user's answer to an earlier ask) then wins over
+    ask rules and the mode. Otherwise an allow rule overrides the mode, while a rule that asks can
+    only tighten it (an ask rule never turns read-only's deny into ask)."""
     if not matched:
         return mode_says
     worst = max(matched, key=lambda r: r.decision)
+    if worst.decision is not Decision.DENY:
+        approved = [r for r in matched if r.source == "session" and r.decision is Decision.ALLOW]
+        if approved and mode_says.decision is not Decision.DENY:
+            return Outcome(Decision.ALLOW, f"approved for this session ({approved[0].id})", approved[0].id,
+                           mode_says.kind)
     if worst.decision > Decision.ALLOW and mode_says.decision > worst.decision:
         return mode_says
     why = worst.reason or f"rule {worst.id} ({worst.source})"

@@ -383,10 +383,6 @@ def test_subcommand_may_be_broadened(env: Env) -> None:
     assert engine.evaluate(env.bash("git push origin dev"), session).decision is A
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: propose_approvals offers an allow rule for a call asked by a built-in ask rule "
-    "(default-ask-git-push); the approval can never apply since ask beats allow, so 'allow for this "
-    "session' is a no-op and the user is asked again every time"))
 def test_approval_of_call_asked_by_an_ask_rule_takes_effect(env: Env) -> None:
     engine = env.engine()
     session = SessionState()
