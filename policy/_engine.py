@@ -277,4 +277,28 @@ def load_engine(
                                  check_example=checker)
     if project is not None:
         files.append(project)
-    return Engine(merge(files), catalog, home=home)
+    rules = merge(files)
+    return Engine(rules.with_rules(_own_directories(rules, home)), catalog, home=home)
+
+
+_XDG_DIRS = (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),
+             ("XDG_STATE_HOME", ".local/state"), ("XDG_CACHE_HOME", ".cache"))
+
+
+def _own_directories(rules: RuleSet, home: Path) -> list[Rule]:
+    """protect-corral names corral's default directories; when XDG variables move them, protect the
+    real ones too (unless the user disabled protect-corral)."""
+    if "protect-corral" in rules.disabled:
+        return []
+    out: list[Rule] = []
+    for var, default in _XDG_DIRS:
+        base = os.environ.get(var)
+        if not base or not os.path.isabs(base):
+            continue
+        path = resolve(Path(base) / "corral")
+        if path == home / default / "corral":
+            continue
+        out.append(Rule.for_path("@path", path, id=f"protect-corral-{var.lower().replace('_', '-')}",
+                                 reason=f"corral's own directory (${var})", decision=Decision.DENY,
+                                 source="builtin"))
+    return out

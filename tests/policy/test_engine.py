@@ -634,3 +634,15 @@ def test_write_through_symlink_to_startup_file_is_denied(env: Env) -> None:
     for request in (env.tool("write", "rc", Mode.YOLO), env.bash("echo x >> rc", Mode.YOLO),
                     env.bash("cp x.txt rc", Mode.YOLO), env.tool("write", "dangling", Mode.YOLO)):
         assert engine.evaluate(request).decision is D, request.args
+
+
+def test_corral_directories_moved_by_xdg_variables_stay_protected(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    elsewhere = tmp_path / "xdg-config"
+    (elsewhere / "corral").mkdir(parents=True)
+    (elsewhere / "corral" / "config.toml").write_text("x = 1\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(elsewhere))
+    engine = env.engine()
+    verdict = engine.evaluate(env.bash(f"cat {elsewhere}/corral/config.toml"))
+    assert verdict.decision is D
+    assert verdict.rule == "protect-corral-xdg-config-home"
