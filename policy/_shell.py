@@ -273,7 +273,7 @@ def _loop_choices(word: Word, tracker: VarTracker, starts: dict[str, int], index
 def _combinations(options: list[list[Word]]) -> list[list[Word]]:
     combos: list[list[Word]] = [[]]
     for opts in options:
-        combos = [c + [o] for c in combos for o in opts]
+        combos = [[*c, o] for c in combos for o in opts]
     return combos
 
 
