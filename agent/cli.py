@@ -24,9 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from agent import cli_policy
+    from agent import cli_policy, cli_sandbox
 
     cli_policy.add_parser(sub)
+    cli_sandbox.add_parser(sub)
     return parser
 
 

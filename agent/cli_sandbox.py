@@ -1,0 +1,155 @@
+"""``corral sandbox run`` and ``corral sandbox doctor``: run one command the way the agent would, and say
+which sandbox backends work here.
+
+``run`` streams the command's output to stdout as it comes, states the backend on stderr and exits with
+the command's exit code (124 on timeout, 128+N when killed by signal N). When no backend works it
+prints why and how to fix it, and exits 1. SIGTERM and SIGHUP cancel the run (every descendant killed) and
+exit 128+N; Ctrl-C exits 130. ``doctor`` exits 0 when at least one real sandbox works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+
+from agent.errors import UsageError
+from agent.project import find_project_root
+
+BACKENDS = ("auto", "bwrap", "zerobox", "none")
+PROFILES = ("workspace", "read-only")
+EXIT_TIMEOUT = 124
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    box = sub.add_parser("sandbox", help="run a command in the sandbox, or check which backends work")
+    bsub = box.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    box.set_defaults(handler=lambda _a: _print_help(box))
+
+    run = bsub.add_parser(
+        "run",
+        help="run one command in the sandbox, as the agent would",
+        description=(
+            "Run CMD in the sandbox with the project (the enclosing git repository, else --cwd) as the only "
+            "writable place. Output is streamed; the exit code is the command's (124 on timeout)."
+        ),
+    )
+    run.add_argument("--sandbox", choices=BACKENDS, default="auto",
+                     help="backend: auto (default: the first that works), bwrap, zerobox, or none (no isolation)")
+    run.add_argument("--profile", choices=PROFILES, default="workspace",
+                     help="workspace (default: the project is writable) or read-only (nothing is)")
+    run.add_argument("--network", action="store_true", help="allow network access (off by default)")
+    run.add_argument("--cwd", type=Path, default=None, help="working directory (default: current)")
+    run.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="kill the command and all it started after S seconds (default 120)")
+    run.add_argument("words", nargs=argparse.REMAINDER, help="-- CMD ARG...")
+    run.set_defaults(handler=run_command)
+
+    doctor = bsub.add_parser("doctor", help="say which sandbox backends work here, and why not")
+    doctor.set_defaults(handler=run_doctor)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
+
+
+def _exit_code(code: int) -> int:
+    """The shell's convention: a command killed by signal N exits 128+N."""
+    if code < 0:
+        return 128 - code
+    return code if code <= 255 else 255
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from agent.cli import EXIT_FAILED
+
+    words = list(args.words)
+    if words and words[0] == "--":
+        words = words[1:]
+    if not words:
+        raise UsageError("give the command after --, e.g. corral sandbox run -- ls -la")
+    cwd = (args.cwd or Path.cwd()).resolve()
+    if not cwd.is_dir():
+        raise UsageError(f"--cwd {cwd} is not a directory")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+
+    import trio
+
+    import sandbox
+
+    root = find_project_root(cwd)
+    spec = sandbox.Spec(project=root, cwd=cwd, profile=sandbox.Profile(args.profile), network=args.network)
+    if args.timeout is not None:
+        spec = dataclasses.replace(spec, timeout=float(args.timeout))
+    try:
+        backend = sandbox.choose_backend(args.sandbox)
+    except sandbox.SandboxError as exc:
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    note = "  (no isolation: you asked for it)" if backend == "none" else ""
+    print(f"corral: sandbox: {backend}{note}", file=sys.stderr, flush=True)
+
+    out = sys.stdout.buffer
+
+    def on_output(chunk: bytes) -> None:
+        out.write(chunk)
+        out.flush()
+
+    signalled: list[int] = []
+
+    async def main() -> sandbox.Result | None:
+        # SIGTERM/SIGHUP cancel the run like Ctrl-C does, so every backend gets to kill what it started.
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def watch() -> None:
+                    async for signum in signals:
+                        signalled.append(signum)
+                        nursery.cancel_scope.cancel()
+
+                nursery.start_soon(watch)
+                result = await sandbox.run(words, spec, backend=backend, on_output=on_output)  # type: ignore[arg-type]
+                nursery.cancel_scope.cancel()
+                return result
+        return None
+
+    try:
+        result = trio.run(main)
+    except sandbox.SandboxError as exc:
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except BaseExceptionGroup as group:  # Ctrl-C arriving inside a nursery comes back wrapped
+        _, rest = group.split(KeyboardInterrupt)
+        if rest is None:
+            raise KeyboardInterrupt from group
+        raise
+    if result is None:
+        return 128 + signalled[0] if signalled else EXIT_FAILED
+    if result.timed_out:
+        print(f"corral: timed out after {spec.timeout:g} s; the command and everything it started were killed",
+              file=sys.stderr)
+        return EXIT_TIMEOUT
+    return _exit_code(result.exit_code)
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    import sandbox
+    from agent.cli import EXIT_FAILED, EXIT_OK
+
+    statuses = sandbox.doctor()
+    width = max(len(s.name) for s in statuses)
+    for status in statuses:
+        state = "works" if status.works else "does not work"
+        detail = f" — {status.detail}" if status.detail else ""
+        print(f"{status.name:<{width}}  {state}{detail}")
+    real = [s for s in statuses if s.name != "none" and s.works]
+    if real:
+        print(f"auto uses: {real[0].name}")
+        return EXIT_OK
+    print("no sandbox works here: install one of the above as described, or run with --sandbox none "
+          "(commands then run without isolation)")
+    return EXIT_FAILED
