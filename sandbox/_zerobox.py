@@ -98,9 +98,12 @@ def zerobox_argv(
             deny_write.append(str(target))
         else:
             deny_read.append(str(target))
-    # The host /tmp is hidden (writable roots inside it are bound over the mask), unless the read-only
-    # project lives there.
-    if not (not roots and is_inside(spec.project, Path("/tmp"))):
+    # The host /tmp is hidden (writable roots inside it are bound over the mask), unless the project or
+    # the zerobox binary itself lives there: zerobox's helper is exec'd from it inside the sandbox, and
+    # the project must stay visible. /tmp then stays visible but read-only (docs/SANDBOX.md).
+    found = shutil.which(binary) or binary
+    tmp = Path("/tmp")
+    if not is_inside(spec.project, tmp) and not is_inside(Path(os.path.realpath(found)), tmp):
         deny_read.insert(0, "/tmp")
     for item in (*writes, *deny_read, *deny_write):
         if "," in item:

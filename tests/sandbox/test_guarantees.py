@@ -134,8 +134,9 @@ async def test_project_under_tmp_is_still_writable(tmp_path: Path, backend: str,
     """A project that lives under /tmp must not disappear behind the private /tmp."""
     if backend == "zerobox":
         request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "open gap (issue 3): zerobox's --deny-read /tmp also hides a project under /tmp, so the "
-            "command never runs there")))
+            "open gap (issue 3): this test's home is under /tmp too, and zerobox refuses to create its "
+            "helper alias under a temporary dir (HOME=spec.home), so the command never starts")))
+
     project = tmp_path / "proj"
     project.mkdir()
     spec = sandbox.Spec(project=project, cwd=project, home=tmp_path / "home", log_dir=tmp_path)
