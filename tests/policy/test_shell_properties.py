@@ -61,6 +61,9 @@ def test_every_command_is_found_or_the_script_is_opaque(pairs: list[tuple[str, s
         assert set(markers) <= {w.value for c in a.commands for w in c.argv[:2]}, src
 
 
+_KEYWORDS = frozenset({"case", "if", "for", "while", "until", "select", "[[", "{", "!", "time", "function"})
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(_WRAPPERS), min_size=1, max_size=4))
 def test_nested_wrappers_hide_nothing(chain: list[str]) -> None:
@@ -70,4 +73,8 @@ def test_nested_wrappers_hide_nothing(chain: list[str]) -> None:
         src = wrapper.replace("{c}", src, 1)
     a = analyze(src)
     if not a.opaque:
-        assert "marker" in {w.value for c in a.commands for w in c.argv}, src
+        # After an assignment prefix bash does not recognise reserved words: `X=1 case a in a) marker;; esac`
+        # runs a program named `case` (reported, unknown) and never runs the marker.
+        words = {w.value for c in a.commands for w in c.argv}
+        keyword_as_program = any(c.assignments and c.argv and c.argv[0].value in _KEYWORDS for c in a.commands)
+        assert "marker" in words or keyword_as_program, src
