@@ -10,60 +10,68 @@ Layout inside the sandbox (mount order matters, later mounts cover earlier ones)
    missing paths inside a writable root (outside writable roots nothing can create them);
 6. every tmpfs used as a mask or placeholder remounted read-only.
 
-A placeholder created inside a writable bind leaves an empty directory on the host; the runner removes
-the ones returned by `placeholders` after the run.
+The runner creates the placeholders for missing names inside writable roots on the host before the run
+(sandbox/_placeholders.py) and passes them as `readonly`; the tmpfs-at-a-missing-name branches below are
+only a fallback should a name disappear in between (bwrap then creates the mount point itself).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from ._spec import (
     Profile,
     Spec,
     filter_env,
     first_missing,
-    is_inside,
-    masked_paths,
-    protected_paths,
-    writable_roots,
+    masked_strs,
+    parents,
+    protected_strs,
+    under,
+    writable_strs,
 )
 
 
-def _mask_args(path: Path) -> list[str]:
+def _mask_args(path: str) -> list[str]:
     if os.path.isdir(path) and not os.path.islink(path):
-        return ["--tmpfs", str(path), "--chmod", "0000", str(path)]
-    return ["--ro-bind", "/dev/null", str(path)]
+        return ["--tmpfs", path, "--chmod", "0000", path]
+    return ["--ro-bind", "/dev/null", path]
 
 
-def placeholders(spec: Spec) -> list[Path]:
-    """Missing paths inside writable roots that bwrap will create on the host as mount points."""
-    roots = writable_roots(spec)
-    out: list[Path] = []
-    candidates = [*protected_paths(spec), *masked_paths(spec)] if roots else []
-    for path in candidates:
-        missing = first_missing(path)
-        if missing is None or not any(is_inside(missing, r) and missing != r for r in roots):
-            continue
-        if not os.path.isdir(missing.parent):
-            continue
-        if missing not in out:
-            out.append(missing)
-    return out
+def _below_any(path: str, holders: set[str]) -> bool:
+    parent = os.path.dirname(path)
+    while parent != path:  # a few ancestors against a short list beats every holder against every path
+        if parent in holders:
+            return True
+        path, parent = parent, os.path.dirname(parent)
+    return False
+
+
+def _strictly_in_root(path: str, roots: list[str]) -> bool:
+    return any(path != r and under(path, r) for r in roots)
 
 
 def bwrap_argv(
-    spec: Spec, argv: Sequence[str], *, helper: list[str], environ: dict[str, str] | None = None
+    spec: Spec,
+    argv: Sequence[str],
+    *,
+    helper: list[str],
+    environ: dict[str, str] | None = None,
+    readonly: Sequence[str] = (),
 ) -> list[str]:
     """The full command line: helper (the bwrap executable, e.g. ["bwrap"]) + options + "--" + argv.
 
-    environ overrides the filtered environment (default: filter_env(spec) of os.environ).
+    environ overrides the filtered environment (default: filter_env(spec) of os.environ). readonly lists
+    the placeholders the runner created (sandbox/_placeholders.py): each is bound read-only, and the
+    protected or masked paths below one need nothing more.
     """
-    roots = writable_roots(spec)
-    project = Path(os.path.abspath(spec.project))
-    masks = masked_paths(spec)
+    roots = writable_strs(spec)
+    project = os.path.abspath(spec.project)
+    holders = [os.path.abspath(p) for p in readonly]
+    holder_set = set(holders)
+    masks = [m for m in masked_strs(spec) if not _below_any(m, holder_set)]
+    protected = [p for p in protected_strs(spec) if not _below_any(p, holder_set)]
     out: list[str] = [*helper]
     out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     out += ["--unshare-all"]
@@ -71,41 +79,45 @@ def bwrap_argv(
         out += ["--share-net"]
     out += ["--die-with-parent", "--new-session"]
 
-    ro_tmpfs: list[Path] = []
+    ro_tmpfs: list[str] = []
     visible = [*roots, project]
-    early = [m for m in masks if any(is_inside(v, m) for v in visible)]
+    early = [m for m in masks if any(under(v, m) for v in visible)]
     late = [m for m in masks if m not in early]
     for mask in early:
         if os.path.lexists(mask):
             out += _mask_args(mask)
     # Writable roots under /tmp must come after the private /tmp; binds always after early masks.
     for root in roots:
-        out += ["--bind", str(root), str(root)]
+        out += ["--bind", root, root]
     if spec.profile == Profile.READ_ONLY:  # visible even under the private /tmp or a mask
-        out += ["--ro-bind", str(project), str(project)]
+        out += ["--ro-bind", project, project]
 
-    created: set[Path] = set()
-    pinned: set[Path] = set()
-    for path in protected_paths(spec):
-        if not any(is_inside(path, r) for r in roots):
+    created: list[str] = []
+    pinned: set[str] = set()
+    for path in protected:
+        if not any(under(path, r) for r in roots):
             continue  # read-only already (host root is read-only)
         # Pin existing intermediate directories (e.g. .git) as mount points: a mount point cannot be
         # renamed (EBUSY), so `mv .git .git-old; mkdir -p .git/hooks` cannot sidestep the protection.
-        for parent in reversed(path.parents):
-            if is_inside(parent, project) and parent != project and parent not in pinned and os.path.isdir(parent):
+        for parent in reversed(parents(path)):
+            if parent != project and under(parent, project) and parent not in pinned and os.path.isdir(parent):
                 pinned.add(parent)
-                out += ["--bind", str(parent), str(parent)]
+                out += ["--bind", parent, parent]
         missing = first_missing(path)
         if missing is None:
-            out += ["--ro-bind", str(path), str(path)]
-        elif missing not in created and os.path.isdir(missing.parent):
-            created.add(missing)
-            out += ["--tmpfs", str(missing)]
+            out += ["--ro-bind", path, path]
+        elif missing not in created and os.path.isdir(os.path.dirname(missing)):
+            created.append(missing)
+            out += ["--tmpfs", missing]
             ro_tmpfs.append(missing)
 
+    # Placeholders after the pins above (a later bind of a parent would hide them), masks after that.
+    for holder in holders:
+        if holder not in masks and holder not in protected and os.path.lexists(holder):
+            out += ["--ro-bind", holder, holder]
     for mask in late:
         if os.path.lexists(mask):
-            if any(is_inside(mask, c) for c in created):
+            if any(under(mask, c) for c in created):
                 continue
             args = _mask_args(mask)
             out += args
@@ -113,19 +125,19 @@ def bwrap_argv(
                 ro_tmpfs.append(mask)
             continue
         missing = first_missing(mask)
-        if missing is None or missing in created or any(is_inside(missing, c) for c in created):
+        if missing is None or any(under(missing, c) for c in created):
             continue
-        if not os.path.isdir(missing.parent):
+        if not os.path.isdir(os.path.dirname(missing)):
             continue
-        if any(is_inside(missing, r) and missing != r for r in roots):
-            created.add(missing)
-            out += ["--tmpfs", str(missing), "--chmod", "0000", str(missing)]
+        if _strictly_in_root(missing, roots):
+            created.append(missing)
+            out += ["--tmpfs", missing, "--chmod", "0000", missing]
             ro_tmpfs.append(missing)
     for mask in early:
         if os.path.isdir(mask) and not os.path.islink(mask):
             ro_tmpfs.append(mask)
     for path in ro_tmpfs:
-        out += ["--remount-ro", str(path)]
+        out += ["--remount-ro", path]
 
     env = filter_env(spec) if environ is None else environ
     env = {**env, "TMPDIR": "/tmp"}

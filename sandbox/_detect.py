@@ -100,7 +100,11 @@ def choose_backend(requested: BackendName = "auto") -> str:
     if requested in ("bwrap", "zerobox"):
         status = _status(requested)
         if not status.works:
-            raise NoBackendError(f"sandbox backend {requested} does not work here: {status.detail}")
+            others = "; or use `--sandbox auto` to take whichever backend works"
+            raise NoBackendError(
+                f"sandbox backend {requested} does not work here: {status.detail}{others}; "
+                "`corral sandbox doctor` explains; to run without any isolation, opt out with `--sandbox none`"
+            )
         return requested
     if requested != "auto":
         raise NoBackendError(f"unknown sandbox backend {requested!r}: use auto, bwrap, zerobox or none")

@@ -11,11 +11,16 @@ import tempfile
 import time
 from pathlib import Path
 
+_default_dir: Path | None = None
+
 
 def new_log_path(log_dir: Path | None) -> Path:
-    """A fresh, private (0600) log file path in log_dir or in a private temporary directory."""
+    """A fresh, private (0600) log file path in log_dir or in this process's private temporary directory."""
+    global _default_dir
     if log_dir is None:
-        directory = Path(tempfile.mkdtemp(prefix="corral-sandbox-"))
+        if _default_dir is None or not _default_dir.is_dir():
+            _default_dir = Path(tempfile.mkdtemp(prefix="corral-sandbox-"))
+        directory = _default_dir
     else:
         directory = log_dir
         directory.mkdir(parents=True, exist_ok=True)

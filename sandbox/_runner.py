@@ -10,6 +10,7 @@ variable) and waits until none is alive before `run` returns or re-raises.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import trio
 
-from . import _procs
-from ._bwrap import bwrap_argv, placeholders
+from . import _placeholders, _procs
+from ._bwrap import bwrap_argv
 from ._detect import choose_backend
 from ._output import Capture, new_log_path
 from ._spec import BackendName, Result, SandboxError, Spec, filter_env
@@ -77,17 +78,19 @@ class _Tree:
 
     async def kill(self, proc: trio.Process) -> None:
         """SIGKILL every member (and the direct child) until none is alive, then reap the direct child."""
+        # Done only when a fresh snapshot shows no living member: a member may have forked between the
+        # snapshot and its SIGKILL, and that child (reparented to us) only shows up in the next snapshot.
         while True:
             procs = _procs.snapshot()
             members = self._members(procs)
-            targets = set(members)
-            if proc.returncode is None:
-                targets.add(self.pid)
-            _procs.kill_all(targets)
-            self._reap_orphans(members)
-            living = [pid for pid in members if _procs.alive(pid)]
+            living = {pid for pid in members if procs[pid].state not in ("Z", "X")}
+            launcher = procs.get(self.pid)
+            if proc.returncode is None and launcher is not None and launcher.state not in ("Z", "X"):
+                living.add(self.pid)
             if not living:
                 break
+            _procs.kill_all(living)
+            self._reap_orphans(members)
             await trio.sleep(0.001)
         await proc.wait()
 
@@ -115,17 +118,6 @@ async def _drain(stream: trio.abc.ReceiveStream, capture: Capture, on_output: Ca
         await _pump(stream, capture, on_output)
 
 
-def _cleanup_placeholders(paths: list[Path]) -> None:
-    for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
-        try:
-            if path.is_dir() and not path.is_symlink():
-                path.rmdir()
-            elif path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
-                path.unlink()
-        except OSError:
-            pass
-
-
 def _check_spec(argv: Sequence[str], spec: Spec) -> None:
     if not argv:
         raise SandboxError("empty command")
@@ -137,19 +129,33 @@ def _check_spec(argv: Sequence[str], spec: Spec) -> None:
         raise SandboxError("timeout must be positive")
 
 
-def _command(name: str, argv: Sequence[str], spec: Spec, tmpdir: Path, marker: str) -> tuple[list[str], dict[str, str]]:
+@functools.lru_cache(maxsize=8)
+def _which_on(name: str, path: str | None) -> str:
+    return shutil.which(name, path=path) or name
+
+
+def _which(name: str) -> str:
+    return _which_on(name, os.environ.get("PATH"))
+
+
+def _command(
+    name: str, argv: Sequence[str], spec: Spec, tmpdir: Path | None, marker: str, holders: Sequence[str] = ()
+) -> tuple[list[str], dict[str, str]]:
     env = filter_env(spec)
     if name == "bwrap":
-        exe = shutil.which("bwrap") or "bwrap"
-        return bwrap_argv(spec, argv, helper=[exe], environ=env), env
+        exe = _which("bwrap")
+        return bwrap_argv(spec, argv, helper=[exe], environ=env, readonly=holders), env
+    assert tmpdir is not None
     if name == "zerobox":
         exe = zerobox_binary() or "zerobox"
         # zerobox buffers the command's stdout/stderr until exit: the command writes to a FIFO instead.
-        wrapped = ["/bin/sh", "-c", 'exec "$@" >"$0" 2>&1', str(tmpdir / FIFO_NAME), *argv]
+        # The zerobox binary (Rust) leaves SIGPIPE ignored, and a shell cannot reset an ignored signal:
+        # coreutils' env restores the default before the command runs, so `yes | head` ends quietly.
+        wrapped = ["/bin/sh", "-c", 'exec env --default-signal=PIPE "$@" >"$0" 2>&1', str(tmpdir / FIFO_NAME), *argv]
         # zerobox expands its built-in profile from its own HOME: point it at the home whose secrets we mask
         # (else a profile path under the real home collides with masking that home as "another user's").
         launcher_env = {**env, "HOME": str(spec.home)}
-        return zerobox_argv(spec, wrapped, binary=exe, tmpdir=tmpdir, environ=env), launcher_env
+        return zerobox_argv(spec, wrapped, binary=exe, tmpdir=tmpdir, environ=env, readonly=holders), launcher_env
     _procs.become_subreaper()
     return list(argv), {**env, "TMPDIR": str(tmpdir), MARKER_NAME: marker}
 
@@ -180,15 +186,18 @@ async def run(
     _check_spec(argv, spec)
     name = choose_backend(backend)
     marker = secrets.token_hex(8)
-    tmpdir = Path(tempfile.mkdtemp(prefix="corral-tmp-"))
-    made = placeholders(spec) if name == "bwrap" else []
-    capture = Capture(spec.output_cap, new_log_path(spec.log_dir))
     started = trio.current_time()
+    lease = await _placeholders.acquire(spec, zerobox=name == "zerobox", linger=spec.linger) if name != "none" else None
+    # bwrap mounts a private tmpfs at /tmp; the others get a private directory as $TMPDIR.
+    tmpdir = Path(tempfile.mkdtemp(prefix="corral-tmp-")) if name != "bwrap" else None
+    capture = Capture(spec.output_cap, new_log_path(spec.log_dir))
     fifo: _Fifo | None = None
     try:
-        cmd, env = _command(name, argv, spec, tmpdir, marker)
-        if name == "zerobox":
+        holders = lease.holders if lease is not None else []
+        cmd, env = _command(name, argv, spec, tmpdir, marker, holders)
+        if name == "zerobox" and tmpdir is not None:
             fifo = _Fifo(tmpdir / FIFO_NAME)
+        cmd, preexec = _procs.pdeathsig_launch(cmd)
         proc = await trio.lowlevel.open_process(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -197,7 +206,7 @@ async def run(
             start_new_session=True,
             env=env,
             cwd=str(spec.cwd),
-            preexec_fn=_procs.pdeathsig_preexec(),
+            preexec_fn=preexec,
         )
         return await _supervise(proc, name, marker, spec, capture, on_output, started, fifo)
     finally:
@@ -206,8 +215,10 @@ async def run(
             with trio.CancelScope(shield=True):
                 await fifo.stream.aclose()
         capture.close()
-        _cleanup_placeholders(made)
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        if lease is not None:
+            lease.release()
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 async def _supervise(
@@ -242,8 +253,11 @@ async def _supervise(
                 for stream in streams:
                     nursery.start_soon(pump, stream)
                 await proc.wait()
-                # The command exited: its leftovers (background jobs, daemons) die with it.
-                await tree.kill(proc)
+                # The command exited: its leftovers (background jobs, daemons) die with it. Under bwrap the
+                # kernel already did that: the namespace's init exits with the command, which kills every
+                # process in the namespace and waits for them before bwrap (our child) can see it exit.
+                if name != "bwrap":
+                    await tree.kill(proc)
                 if fifo is not None:
                     fifo.release()
                 with trio.move_on_after(EOF_GRACE):

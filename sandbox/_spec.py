@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +145,9 @@ class Spec:
     timeout: float = 120.0
     output_cap: int = 256 * 1024
     log_dir: Path | None = None
+    linger: float = 1.0
+    """Seconds the placeholders for missing protected names outlive this process's last run in the project
+    (a burst of commands reuses them; 0 removes them as soon as the run ends). docs/SANDBOX.md."""
 
 
 @dataclass(frozen=True)
@@ -168,18 +173,27 @@ class BackendStatus:
     detail: str
 
 
+_SECRET_RE = re.compile("|".join(fnmatch.translate(p) for p in SECRET_NAME_PATTERNS))
+
+
+@functools.lru_cache(maxsize=32)
+def _allow_re(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)")
+
+
 def is_secret_name(name: str) -> bool:
     """True for environment variable names that look like credentials: they never reach a command."""
     upper = name.upper()
-    return upper in PROVIDER_KEYS or any(fnmatch.fnmatchcase(upper, p) for p in SECRET_NAME_PATTERNS)
+    return upper in PROVIDER_KEYS or _SECRET_RE.match(upper) is not None
 
 
 def filter_env(spec: Spec, source: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a command sees: allowlisted names from source, then extra_env; secrets dropped."""
     environ = os.environ if source is None else source
+    allow = _allow_re(tuple(spec.env_allow))
     out: dict[str, str] = {}
     for name, value in environ.items():
-        if any(fnmatch.fnmatchcase(name, pat) for pat in spec.env_allow) and not is_secret_name(name):
+        if allow.match(name) is not None and not is_secret_name(name):
             out[name] = value
     for name, value in spec.extra_env.items():
         if not is_secret_name(name) and "=" not in name and name:
@@ -187,93 +201,117 @@ def filter_env(spec: Spec, source: Mapping[str, str] | None = None) -> dict[str,
     return out
 
 
-def _xdg(var: str, home: Path, default: str) -> Path:
+def _xdg(var: str, home: str, default: str) -> str:
     value = os.environ.get(var, "")
-    return Path(value) if value.startswith("/") else home / default
+    return value if value.startswith("/") else os.path.join(home, default)
 
 
 def corral_dirs(home: Path) -> list[Path]:
     """corral's own config/data/state/cache directories, honouring XDG_* variables."""
+    return [Path(p) for p in _corral_dirs(str(home))]
+
+
+def _corral_dirs(home: str) -> list[str]:
     return [
-        _xdg("XDG_CONFIG_HOME", home, ".config") / "corral",
-        _xdg("XDG_DATA_HOME", home, ".local/share") / "corral",
-        _xdg("XDG_STATE_HOME", home, ".local/state") / "corral",
-        _xdg("XDG_CACHE_HOME", home, ".cache") / "corral",
-        home / ".corral",
+        os.path.join(_xdg("XDG_CONFIG_HOME", home, ".config"), "corral"),
+        os.path.join(_xdg("XDG_DATA_HOME", home, ".local/share"), "corral"),
+        os.path.join(_xdg("XDG_STATE_HOME", home, ".local/state"), "corral"),
+        os.path.join(_xdg("XDG_CACHE_HOME", home, ".cache"), "corral"),
+        os.path.join(home, ".corral"),
     ]
 
 
 def other_homes(home: Path) -> list[Path]:
     """Every home but ours: entries of /home, and /root unless it is ours."""
-    out: list[Path] = []
+    return [Path(p) for p in _other_homes(str(home))]
+
+
+def _other_homes(home: str) -> list[str]:
     try:
-        entries = sorted(Path("/home").iterdir())
+        entries = sorted(os.path.join("/home", name) for name in os.listdir("/home"))
     except OSError:
         entries = []
-    mine = _real(home)
+    mine = os.path.realpath(home)
+    out: list[str] = []
     for entry in entries:
-        if _real(entry) != mine and not _is_inside(mine, _real(entry)):
+        real = os.path.realpath(entry)
+        if real != mine and not under(mine, real):
             out.append(entry)
-    if _real(Path("/root")) != mine:
-        out.append(Path("/root"))
+    if os.path.realpath("/root") != mine:
+        out.append("/root")
     return out
 
 
 def masked_paths(spec: Spec) -> list[Path]:
     """Every path hidden from the command: built-in secrets, corral's dirs, other homes, spec.masked."""
-    home = spec.home
-    paths = [home / rel for rel in HOME_SECRETS]
-    paths += corral_dirs(home)
-    paths += other_homes(home)
-    paths += list(spec.masked)
-    paths += [spec.project / rel for rel in spec.protected_in_project if rel in SECRET_PROTECTED]
-    seen: set[Path] = set()
-    unique: list[Path] = []
-    for p in paths:
-        p = Path(os.path.abspath(p))
-        if p not in seen:
-            seen.add(p)
-            unique.append(p)
-    return unique
+    return [Path(p) for p in masked_strs(spec)]
+
+
+def masked_strs(spec: Spec) -> list[str]:
+    """masked_paths as normalised absolute strings (what the backends work with)."""
+    home = os.path.abspath(spec.home)
+    project = os.path.abspath(spec.project)
+    paths = [os.path.join(home, rel) for rel in HOME_SECRETS]
+    paths += _corral_dirs(home)
+    paths += _other_homes(home)
+    paths += [os.fspath(p) for p in spec.masked]
+    paths += [os.path.join(project, rel) for rel in spec.protected_in_project if rel in SECRET_PROTECTED]
+    return list(dict.fromkeys(os.path.abspath(p) for p in paths))
 
 
 def protected_paths(spec: Spec) -> list[Path]:
     """Project paths kept read-only (not masked): protected_in_project minus the secret-like ones."""
+    return [Path(p) for p in protected_strs(spec)]
+
+
+def protected_strs(spec: Spec) -> list[str]:
+    """protected_paths as normalised absolute strings."""
+    project = os.path.abspath(spec.project)
     return [
-        Path(os.path.abspath(spec.project / rel))
+        os.path.abspath(os.path.join(project, rel))
         for rel in spec.protected_in_project
-        if rel not in SECRET_PROTECTED and not Path(rel).is_absolute() and ".." not in Path(rel).parts
+        if rel not in SECRET_PROTECTED and not rel.startswith("/") and ".." not in rel.split("/")
     ]
 
 
 def writable_roots(spec: Spec) -> list[Path]:
     """Host paths the command may write (besides its private /tmp): none in the read-only profile."""
+    return [Path(p) for p in writable_strs(spec)]
+
+
+def writable_strs(spec: Spec) -> list[str]:
+    """writable_roots as normalised absolute strings."""
     if spec.profile == Profile.READ_ONLY:
         return []
-    return [Path(os.path.abspath(p)) for p in (spec.project, *spec.writable)]
+    return [os.path.abspath(p) for p in (spec.project, *spec.writable)]
 
 
-def first_missing(path: Path) -> Path | None:
-    """The shallowest component of path that does not exist (None when path exists)."""
+def first_missing(path: str) -> str | None:
+    """The shallowest component of a normalised absolute path that does not exist (None when it exists)."""
     if os.path.lexists(path):
         return None
     current = path
-    while not os.path.lexists(current.parent) and current.parent != current:
-        current = current.parent
+    parent = os.path.dirname(current)
+    while parent != current and not os.path.lexists(parent):
+        current, parent = parent, os.path.dirname(parent)
     return current
 
 
-def _real(p: Path) -> Path:
-    try:
-        return p.resolve()
-    except OSError:
-        return p
+def parents(path: str) -> list[str]:
+    """The ancestors of a normalised absolute path, nearest first, "/" last."""
+    out: list[str] = []
+    parent = os.path.dirname(path)
+    while parent != path:
+        out.append(parent)
+        path, parent = parent, os.path.dirname(parent)
+    return out
 
 
-def _is_inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def under(path: str, root: str) -> bool:
+    """Whole-component containment of normalised absolute paths (path == root counts)."""
+    return path == root or path.startswith(root if root.endswith("/") else root + "/")
 
 
-def is_inside(path: Path, root: Path) -> bool:
-    """Whole-component containment of absolute paths."""
-    return _is_inside(Path(os.path.abspath(path)), Path(os.path.abspath(root)))
+def is_inside(path: Path | str, root: Path | str) -> bool:
+    """Whole-component containment of absolute paths (lexical: `..` resolved, symlinks not)."""
+    return under(os.path.abspath(path), os.path.abspath(root))

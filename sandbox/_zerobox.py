@@ -6,9 +6,11 @@ do by itself, and how we compensate:
 - its profiles make the host /tmp writable: we use the `deny-credentials` profile (no writes), make the
   whole filesystem readable like the bwrap backend (`--allow-read /`), hide the host /tmp
   (`--deny-read /tmp`) and give the command a private writable directory as TMPDIR instead;
-- `--deny-write` fails on a path that does not exist: for missing protected paths we pass `--deny-read`,
-  which binds an empty read-only placeholder over the name, so it cannot be created (and zerobox removes
-  the placeholder afterwards); when the parent itself is missing, the shallowest missing component gets it;
+- zerobox creates (and at exit removes) its own mount points for missing names, which would detach them
+  inside a concurrent run; the runner therefore creates every placeholder beforehand and shares them
+  between runs (sandbox/_placeholders.py), including `.git`, `.codex` and `.agents` below. Should a name
+  still be missing, `--deny-write` fails on it, so we pass `--deny-read`, which binds an empty read-only
+  placeholder over the name; when the parent itself is missing, the shallowest missing component gets it;
 - zerobox itself makes `.git`, `.codex` and `.agents` read-only in every writable root (an empty read-only
   mount when missing), so `.git/hooks` and `.git/config` need nothing more (and the whole `.git` is
   read-only: `git commit` fails under zerobox, unlike under bwrap);
@@ -31,9 +33,10 @@ from ._spec import (
     filter_env,
     first_missing,
     is_inside,
-    masked_paths,
-    protected_paths,
-    writable_roots,
+    masked_strs,
+    protected_strs,
+    under,
+    writable_strs,
 )
 
 
@@ -52,17 +55,26 @@ SELF_PROTECTED = (".git", ".codex", ".agents")
 """Names zerobox itself keeps read-only (an empty read-only mount when missing) in every writable root."""
 
 
-def _self_protected(path: Path, roots: list[Path]) -> bool:
-    return any(is_inside(path, r / name) for r in roots for name in SELF_PROTECTED)
+def _self_protected(path: str, roots: list[str]) -> bool:
+    return any(under(path, os.path.join(r, name)) for r in roots for name in SELF_PROTECTED)
 
 
-def _missing_target(path: Path, roots: list[Path]) -> Path | None:
+def _below_any(path: str, holders: set[str]) -> bool:
+    parent = os.path.dirname(path)
+    while parent != path:  # a few ancestors against a short list beats every holder against every path
+        if parent in holders:
+            return True
+        path, parent = parent, os.path.dirname(parent)
+    return False
+
+
+def _missing_target(path: str, roots: list[str]) -> str | None:
     missing = first_missing(path)
     if missing is None:
         return None if _self_protected(path, roots) else path
-    if not os.path.isdir(missing.parent) or _self_protected(missing, roots):
+    if not os.path.isdir(os.path.dirname(missing)) or _self_protected(missing, roots):
         return None
-    if any(is_inside(missing, r) and missing != r for r in roots):
+    if any(under(missing, r) and missing != r for r in roots):
         return missing
     return None
 
@@ -74,36 +86,45 @@ def zerobox_argv(
     binary: str = "zerobox",
     tmpdir: Path | None = None,
     environ: dict[str, str] | None = None,
+    readonly: Sequence[str] = (),
 ) -> list[str]:
-    """The full command line. tmpdir is the private writable TMPDIR (the runner creates it per run)."""
-    roots = writable_roots(spec)
-    writes = [str(r) for r in roots]
+    """The full command line. tmpdir is the private writable TMPDIR (the runner creates it per run).
+
+    readonly lists the placeholders the runner created (sandbox/_placeholders.py): each is made read-only
+    (unless masked), and the protected or masked paths below one need nothing more.
+    """
+    roots = writable_strs(spec)
+    holders = [os.path.abspath(p) for p in readonly]
+    holder_set = set(holders)
+    masks = [m for m in masked_strs(spec) if not _below_any(m, holder_set)]
+    protected = [p for p in protected_strs(spec) if not _below_any(p, holder_set)]
+    writes = list(roots)
     if tmpdir is not None:
         writes.append(str(tmpdir))
     deny_read: list[str] = []
     deny_write: list[str] = []
-    for mask in masked_paths(spec):
+    for mask in masks:
         target = _missing_target(mask, roots)
-        if target is not None and target == mask:
-            deny_read.append(str(mask))
-        elif target is not None:
-            deny_read.append(str(target))
-    for path in protected_paths(spec):
-        if not any(is_inside(path, r) for r in roots):
+        if target is not None:
+            deny_read.append(target)
+    for holder in holders:
+        if holder not in masks and holder not in protected and not _self_protected(holder, roots):
+            deny_write.append(holder)
+    for path in protected:
+        if not any(under(path, r) for r in roots):
             continue
         target = _missing_target(path, roots)
         if target is None:
             continue
         if os.path.lexists(target):
-            deny_write.append(str(target))
+            deny_write.append(target)
         else:
-            deny_read.append(str(target))
+            deny_read.append(target)
     # The host /tmp is hidden (writable roots inside it are bound over the mask), unless the project or
     # the zerobox binary itself lives there: zerobox's helper is exec'd from it inside the sandbox, and
     # the project must stay visible. /tmp then stays visible but read-only (docs/SANDBOX.md).
     found = shutil.which(binary) or binary
-    tmp = Path("/tmp")
-    if not is_inside(spec.project, tmp) and not is_inside(Path(os.path.realpath(found)), tmp):
+    if not is_inside(spec.project, "/tmp") and not is_inside(os.path.realpath(found), "/tmp"):
         deny_read.insert(0, "/tmp")
     for item in (*writes, *deny_read, *deny_write):
         if "," in item:

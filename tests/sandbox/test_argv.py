@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sandbox import Profile, Spec, filter_env, is_secret_name, masked_paths
-from sandbox._bwrap import bwrap_argv, placeholders
+from sandbox._bwrap import bwrap_argv
+from sandbox._placeholders import needed
 from sandbox._zerobox import zerobox_argv
 
 
@@ -44,7 +45,7 @@ def test_bwrap_read_only_profile_has_no_writable_bind(tmp_path: Path) -> None:
     assert "--bind" not in argv
     assert "--bind-try" not in argv
     assert str(spec.project) in _pairs(argv, "--ro-bind")
-    assert placeholders(spec) == []
+    assert needed(spec) == []
 
 
 def test_bwrap_network_only_when_granted(tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def test_bwrap_protects_missing_paths_with_placeholders(tmp_path: Path) -> None:
     argv = bwrap_argv(spec, ["true"], helper=["bwrap"])
     assert str(spec.project / ".git") in _pairs(argv, "--tmpfs")
     assert str(spec.project / ".git") in _pairs(argv, "--remount-ro")
-    assert spec.project / ".git" in placeholders(spec)
+    assert str(spec.project / ".git") in needed(spec)
     # .git exists, hooks and config do not: each gets its own placeholder.
     (spec.project / ".git").mkdir()
     argv = bwrap_argv(spec, ["true"], helper=["bwrap"])
@@ -82,6 +83,27 @@ def test_bwrap_protects_missing_paths_with_placeholders(tmp_path: Path) -> None:
     assert str(spec.project / ".git" / "hooks") in ro
     assert str(spec.project / ".git" / "config") in ro
     assert argv.index(str(spec.project / ".git" / "hooks")) > argv.index("--bind")
+
+
+def test_runner_placeholders_are_bound_read_only_and_cover_what_is_below(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    todo = needed(spec)
+    git, env, corral = (str(spec.project / n) for n in (".git", ".env", ".corral"))
+    assert git in todo and env in todo and corral in todo
+    assert str(spec.project / ".git" / "hooks") not in todo  # covered by the .git placeholder
+    for path in todo:
+        Path(path).mkdir()
+    argv = bwrap_argv(spec, ["true"], helper=["bwrap"], readonly=list(todo))
+    ro = _pairs(argv, "--ro-bind")
+    assert git in ro and corral in ro
+    assert argv[argv.index(env) - 1 : argv.index(env) + 3] == ["--tmpfs", env, "--chmod", "0000"]  # still masked
+    assert str(spec.project / ".git" / "hooks") not in argv  # nothing created below a placeholder
+    for target in _pairs(argv, "--tmpfs"):  # bwrap never has to create a mount point in the project
+        assert not target.startswith(str(spec.project)) or Path(target).is_dir(), target
+    zb = zerobox_argv(spec, ["true"], readonly=list(todo))
+    deny_write = next(a for a in zb if a.startswith("--deny-write="))
+    denied = deny_write.split("=", 1)[1].split(",")
+    assert corral in denied and git not in denied  # zerobox keeps .git read-only itself
 
 
 def test_bwrap_env_drops_secrets_even_when_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

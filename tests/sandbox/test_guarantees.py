@@ -250,6 +250,90 @@ async def test_git_cannot_be_planted_when_the_project_has_none(box: Box, backend
         assert not path.exists(), f"`{script}` planted {planted} in a project without .git:\n{result.output}"
 
 
+RUN_ELSEWHERE = """
+import sys, trio, sandbox
+from pathlib import Path
+project, home, backend, seconds = sys.argv[1:]
+spec = sandbox.Spec(project=Path(project), cwd=Path(project), home=Path(home), linger=0)
+trio.run(lambda: sandbox.run(["sleep", seconds], spec, backend=backend))
+"""
+
+
+@pytest.mark.parametrize("where", ["same-process", "other-process"])
+async def test_concurrent_runs_cannot_plant_through_each_others_placeholders(
+    box: Box, backend: str, where: str
+) -> None:
+    """Run B starts while run A (here, or in another corral) holds the placeholders of missing protected
+    names; A ends; B then tries to plant them. Removing a placeholder that B has mounted would detach B's
+    read-only mount."""
+    spec = box.spec(linger=0)
+    a_done = box.project / "a-done"
+    script = (
+        f"while [ ! -e {a_done.name} ]; do sleep 0.02; done; "
+        "mkdir -p .corral && echo evil > .corral/config.toml; "
+        "mkdir -p .git/hooks && echo evil > .git/hooks/pre-commit; "
+        "rmdir .env; echo KEY=stolen > .env; mkdir -p .claude && echo evil > .claude/settings.json"
+    )
+    results: list[sandbox.Result] = []
+
+    async def run_a() -> None:
+        if where == "same-process":
+            await sandbox.run(["sleep", "0.4"], spec, backend=backend)  # type: ignore[arg-type]
+        else:
+            await trio.run_process([sys.executable, "-c", RUN_ELSEWHERE, str(box.project), str(box.home), backend,
+                                    "0.4"], env={**os.environ, "PYTHONPATH": str(REPO)})
+        a_done.write_text("")
+
+    async def run_b() -> None:
+        await trio.sleep(0.2 if where == "same-process" else 0.5)  # a fresh interpreter takes a while
+        results.append(await sh(spec, script, backend))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_a)
+        nursery.start_soon(run_b)
+    for planted in (".corral/config.toml", ".git/hooks/pre-commit", ".claude/settings.json", ".env"):
+        assert not (box.project / planted).is_file(), f"{planted} planted after a concurrent run ended:\n{results}"
+    # The last run out removed every placeholder.
+    assert sorted(p.name for p in box.project.iterdir()) == ["README.md", "a-done"]
+
+
+async def test_placeholders_leave_no_trace_and_keep_the_users_own_empty_dirs(box: Box, backend: str) -> None:
+    (box.project / ".vscode").mkdir()  # the user's own, empty
+    before = sorted(p.name for p in box.project.iterdir())
+    await sh(box.spec(linger=0), "ls -a", backend)
+    assert sorted(p.name for p in box.project.iterdir()) == before
+
+
+async def test_placeholders_linger_briefly_then_go(box: Box, backend: str) -> None:
+    spec = box.spec(linger=0.3)
+    await sh(spec, "true", backend)
+    assert (box.project / ".corral").is_dir(), "placeholders should stay for a burst of commands"
+    await sh(spec, "mkdir -p .corral && echo evil > .corral/config.toml", backend)
+    assert not (box.project / ".corral/config.toml").exists()
+    await trio.sleep(0.6)
+    assert sorted(p.name for p in box.project.iterdir()) == ["README.md"]
+
+
+CRASH_HOLDING_PLACEHOLDERS = """
+import os, sys, trio
+from pathlib import Path
+import sandbox
+from sandbox import _placeholders
+project, home, zerobox = sys.argv[1:]
+spec = sandbox.Spec(project=Path(project), cwd=Path(project), home=Path(home))
+trio.run(lambda: _placeholders.acquire(spec, zerobox=zerobox == "1"))
+os._exit(0)  # no release: as if SIGKILLed mid-run
+"""
+
+
+async def test_placeholders_left_by_a_killed_corral_are_removed_by_the_next_run(box: Box, backend: str) -> None:
+    await trio.run_process([sys.executable, "-c", CRASH_HOLDING_PLACEHOLDERS, str(box.project), str(box.home),
+                            "1" if backend == "zerobox" else "0"], env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (box.project / ".corral").is_dir() and (box.project / ".env").is_dir()
+    await sh(box.spec(linger=0), "true", backend)
+    assert sorted(p.name for p in box.project.iterdir()) == ["README.md"]
+
+
 # --------------------------------------------------------------------------------------------- secrets
 
 HOME_SECRETS = {
@@ -313,7 +397,8 @@ async def test_dotenv_in_project_is_masked(box: Box, backend: str) -> None:
     assert mark not in result.output, result.output
     result = await sh(box.spec(), "echo X=1 >> .env; echo Y > .env.production", backend)
     assert (box.project / ".env").read_text() == f"DATABASE_PASSWORD={mark}\n"
-    assert not (box.project / ".env.production").exists()
+    planted = box.project / ".env.production"  # at most the empty placeholder, lingering for a moment
+    assert not planted.exists() or (planted.is_dir() and not any(planted.iterdir()))
 
 
 # --------------------------------------------------------------------------------------------- network
@@ -614,10 +699,6 @@ async def test_flood_is_capped_in_memory_and_kept_on_disk(box: Box, backend: str
 
 async def test_sigpipe_has_its_default_action(box: Box, backend: str, request: pytest.FixtureRequest) -> None:
     """`yes | head` must end quietly: a backend that leaves SIGPIPE ignored makes pipelines misbehave."""
-    if backend == "zerobox":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "open gap (issue 3): the zerobox binary leaves SIGPIPE ignored in the sandboxed command "
-            "(`yes | head` prints 'Broken pipe'); fix by restoring the default disposition in the wrapper")))
     result = await sh(box.spec(), "yes | head -c 10 >/dev/null; grep SigIgn /proc/self/status", backend)
     assert "Broken pipe" not in result.output, result.output
     ignored = int(result.output.split("SigIgn:")[1].split()[0], 16)
@@ -689,6 +770,7 @@ def test_requesting_missing_bwrap_says_how_to_install_or_opt_out(tmp_path: Path)
     assert out.startswith("ERROR"), f"bwrap was chosen with a PATH lacking it: {out}"
     assert "bubblewrap" in out, out
     assert "install" in out.lower(), out
+    assert "--sandbox none" in out, out
 
 
 def test_auto_without_any_backend_refuses_with_an_actionable_message(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -14,6 +13,7 @@ import pytest
 import trio
 
 import sandbox
+from tests.sandbox.helpers import nonce
 
 BACKENDS = [s.name for s in sandbox.doctor() if s.works]
 
@@ -56,13 +56,27 @@ def _survivors(marker: str) -> list[int]:
 
 
 def _daemons(marker: str) -> str:
-    # a setsid grandchild, a nohup'd background job and a double-forked daemon, then block.
+    # a setsid grandchild, a nohup'd background job and a double-forked daemon, then block. The marker is
+    # the fractional part of each sleep's argument, so it stays in /proc/N/cmdline when sh execs sleep.
     return (
-        f"setsid sh -c 'sleep 1000 # {marker}' & "
-        f"nohup sh -c 'sleep 1001 # {marker}' >/dev/null 2>&1 & "
-        f"(setsid sh -c 'sleep 1002 # {marker}' &) ; "
-        f"echo ready; sleep 1003 # {marker}"
+        f"setsid sh -c 'sleep 1000.{marker}' & "
+        f"nohup sh -c 'sleep 1001.{marker}' >/dev/null 2>&1 & "
+        f"(setsid sh -c 'sleep 1002.{marker}' &) ; "
+        f"echo ready; sleep 1003.{marker}"
     )
+
+
+def _sleeps(marker: str) -> list[int]:
+    """The live sleeps of a _daemons script (the shells around them may already have exec'd them)."""
+    out = []
+    for pid in _survivors(marker):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if fh.read().startswith(b"sleep\0"):
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
 
 
 async def _wait_for(pred: object, limit: float = 5.0) -> None:
@@ -106,7 +120,7 @@ async def test_output_cap_keeps_head_and_tail(project: Path, backend: str) -> No
 
 
 async def test_timeout_is_124_and_kills_everything(project: Path, backend: str) -> None:
-    marker = "corral-timeout-" + secrets.token_hex(4)
+    marker = nonce()
     start = time.monotonic()
     result = await sandbox.run(["sh", "-c", _daemons(marker)], _spec(project, timeout=1.0), backend=backend)
     assert time.monotonic() - start < 4
@@ -116,7 +130,7 @@ async def test_timeout_is_124_and_kills_everything(project: Path, backend: str) 
 
 
 async def test_cancel_kills_setsid_and_double_fork(project: Path, backend: str) -> None:
-    marker = "corral-cancel-" + secrets.token_hex(4)
+    marker = nonce()
     ready = trio.Event()
 
     def seen(chunk: bytes) -> None:
@@ -129,7 +143,7 @@ async def test_cancel_kills_setsid_and_double_fork(project: Path, backend: str) 
                 lambda: sandbox.run(["sh", "-c", _daemons(marker)], _spec(project), backend=backend, on_output=seen)
             )
             await ready.wait()
-            await _wait_for(lambda: len(_survivors(marker)) >= 4)
+            await _wait_for(lambda: len(_sleeps(marker)) == 4)
             nursery.cancel_scope.cancel()
     assert not scope.cancelled_caught
     assert _survivors(marker) == []  # checked right after run() returned: no grace period
@@ -143,9 +157,9 @@ async def test_cancelled_is_reraised(project: Path, backend: str) -> None:
 
 
 async def test_leftovers_die_when_command_exits(project: Path, backend: str) -> None:
-    marker = "corral-leftover-" + secrets.token_hex(4)
+    marker = nonce()
     result = await sandbox.run(
-        ["sh", "-c", f"(setsid sh -c 'sleep 1000 # {marker}' &); echo done"], _spec(project), backend=backend
+        ["sh", "-c", f"(setsid sh -c 'sleep 1000.{marker}' &); sleep 0.3; echo done"], _spec(project), backend=backend
     )
     assert result.exit_code == 0
     assert _survivors(marker) == []
