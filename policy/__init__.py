@@ -1,8 +1,9 @@
 """corral's policy engine: judges every tool request and answers allow, ask or deny.
 
 A leaf library: it imports only the standard library, pydantic, bashlex and pathspec, and does no
-I/O except reading rule files. ``import policy`` loads only the value types; the engine
-(and bashlex, slow to import) loads on first use. Everything public is re-exported here; the
+I/O except reading rule files and its startup cache (``_cache.py``). ``import policy`` loads only the
+value types; the engine loads on first use, and bashlex, pathspec and the command catalog only when
+a bash command is judged or a rule file has to be verified. Everything public is re-exported here; the
 ``_modules`` behind are private.
 
     engine = load_engine(project_root)

@@ -9,18 +9,20 @@ commands. The file format is documented at the top of the file and in docs/CATAL
     spec = catalog.lookup("git")            # CommandSpec | None
 
 A malformed file raises ``CatalogError`` naming the file and the entry (``commands.sed.option[1]``).
-Nothing is read at import time.
+Nothing is read at import time. Parsing the TOML is the slow part: once a file has loaded without
+error, its parsed data is kept in the startup cache (``_cache.py``, keyed by the file's path, size and
+times and the code fingerprint) and later processes read that instead.
 """
 
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from policy import _cache
 from policy._catalog_schema import RawCatalog, RawEffect, RawOption, RawSpec, SchemaError, read_catalog
 from policy._catalog_specs import (
     INERT_ROLES,
@@ -106,6 +108,15 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str, _mtime: int, _size: int) -> Catalog:
+    entry = _cache.catalog_entry(path)  # stat'ed before the file is read
+    stored = _cache.read(entry[0]) if entry is not None else None
+    if isinstance(stored, dict):
+        try:
+            return _compile(stored, path)
+        except (CatalogError, LookupError, TypeError, ValueError, AttributeError):
+            pass  # not what this code stored: read the file again
+    import tomllib
+
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -113,6 +124,13 @@ def _load(path: str, _mtime: int, _size: int) -> Catalog:
         raise CatalogError(f"cannot read the command catalog: {exc.strerror}", path=path) from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"not valid TOML: {exc}", path=path) from None
+    catalog = _compile(data, path)
+    if entry is not None:
+        _cache.write(entry[0], data, kind="catalog", replaces=entry[1])
+    return catalog
+
+
+def _compile(data: dict[str, object], path: str) -> Catalog:
     try:
         raw = read_catalog(data)
     except SchemaError as exc:

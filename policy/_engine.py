@@ -5,20 +5,23 @@ reads or writes is judged as a read or write request; the verdict is the most se
 For path tools the path is judged in both its lexical and resolved forms. Rules that match decide
 (deny beats ask beats allow); otherwise the mode table does. The engine never raises on a request:
 anything it cannot see through becomes an ``ask`` (or ``deny`` in read-only mode) with a reason.
+
+``load_engine`` keeps a cold start cheap: rule files verified before come from the startup cache
+(``_rulecache.py``), the command catalog and the bash machinery (``_bash``, the shell analysis,
+bashlex) load on the first bash request, and matchers compile on first use.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from policy import _approvals, _bash
-from policy._catalog import Catalog, load_catalog
 from policy._modes import Outcome, Situation, fallback
 from policy._paths import PathRef, is_within, make_ref, resolve
-from policy._rules import DoomLoop, Rule, RuleSet, load_rule_file, merge, optional_rule_file
+from policy._rules import DoomLoop, ExampleChecker, Rule, RuleFile, RuleSet, Source, merge
 from policy._types import (
     READ_TOOLS,
     WRITE_TOOLS,
@@ -29,6 +32,10 @@ from policy._types import (
     Request,
     Verdict,
 )
+
+if TYPE_CHECKING:
+    from policy import _approvals
+    from policy._catalog import Catalog
 
 NEUTRAL_TOOLS = frozenset({"todo"})
 
@@ -57,13 +64,21 @@ class SessionState:
 
 
 class Engine:
-    """Judges requests. Built by ``load_engine``; immutable, safe to share between sessions."""
+    """Judges requests. Built by ``load_engine``; immutable, safe to share between sessions.
+    ``catalog`` may be a function that loads it: it is then called on first use."""
 
-    def __init__(self, rules: RuleSet, catalog: Catalog, *, home: Path) -> None:
+    def __init__(self, rules: RuleSet, catalog: Catalog | Callable[[], Catalog], *, home: Path) -> None:
         self.rules = rules
-        self.catalog = catalog
+        self._catalog = catalog
         self.home = home
         self.warnings: tuple[str, ...] = rules.warnings
+
+    @property
+    def catalog(self) -> Catalog:
+        found = self._catalog
+        if callable(found):
+            found = self._catalog = found()
+        return found
 
     # -- public ------------------------------------------------------------------------------
 
@@ -80,12 +95,16 @@ class Engine:
 
     def propose_approvals(self, request: Request, verdict: Verdict) -> list[_approvals.Approval]:
         """Narrow rules that would let this exact request through next time; empty when none is safe."""
+        from policy import _approvals
+
         return _approvals.propose(self, request, verdict)
 
     # -- dispatch ----------------------------------------------------------------------------
 
     def _evaluate(self, request: Request, session: SessionState | None) -> Verdict:
         if request.tool == "bash":
+            from policy import _bash
+
             return _bash.evaluate(self, request, session)
         if request.tool in READ_TOOLS or request.tool in WRITE_TOOLS:
             return self._path_tool(request, session)
@@ -258,27 +277,64 @@ def load_engine(
     builtin_dir: Path | None = None,
 ) -> Engine:
     """Load the built-in rules, the user file, ``--policy`` files and the project file, and build an
-    engine. Raises ``RuleFileError`` naming the file, line and rule of any malformed rule."""
+    engine. Raises ``RuleFileError`` naming the file, line and rule of any malformed rule.
+
+    The catalog loads now only when the startup cache has no record of it loading cleanly (so a
+    malformed catalog still fails here), else on the first bash request."""
+    from policy import _cache
+    from policy._rulecache import load_rule_file_cached
+
     home = resolve(Path.home() if home is None else home)
     bdir = builtin_policy_dir() if builtin_dir is None else builtin_dir
-    catalog = load_catalog(bdir / "commands.toml")
-    checker = _bash.example_checker(catalog, home)
-    files = [
-        load_rule_file(p, "builtin", check_example=checker)
-        for p in sorted(bdir.glob("*.toml"))
-        if p.name != "commands.toml"
-    ]
-    user = optional_rule_file(user_policy_file() if user_file is None else user_file, "user",
-                              check_example=checker)
-    if user is not None:
-        files.append(user)
-    files.extend(load_rule_file(p, "cli", check_example=checker) for p in extra_files)
-    project = optional_rule_file(project_root / ".corral" / "policy.toml", "project", trusted=trusted,
-                                 check_example=checker)
-    if project is not None:
-        files.append(project)
-    rules = merge(files)
-    return Engine(rules.with_rules(_own_directories(rules, home)), catalog, home=home)
+    catalog = _CatalogSlot(bdir / "commands.toml")
+    entry = _cache.catalog_entry(str(catalog.path))
+    if entry is None or not _cache.exists(entry[0]):
+        catalog.get()
+    context = "catalog:" + (entry[0] if entry is not None else str(catalog.path))
+    checker = _example_checker(catalog.get, home)
+
+    def load(path: Path, source: Source, *, required: bool = True, trust: bool = True) -> RuleFile | None:
+        return load_rule_file_cached(path, source, context=context, check_example=checker, trusted=trust,
+                                     required=required)
+
+    found = [load(p, "builtin") for p in sorted(bdir.glob("*.toml")) if p.name != "commands.toml"]
+    found.append(load(user_policy_file() if user_file is None else user_file, "user", required=False))
+    found.extend(load(p, "cli") for p in extra_files)
+    found.append(load(project_root / ".corral" / "policy.toml", "project", required=False, trust=trusted))
+    rules = merge([f for f in found if f is not None])
+    return Engine(rules.with_rules(_own_directories(rules, home)), catalog.get, home=home)
+
+
+class _CatalogSlot:
+    """The command catalog, loaded on first ``get``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.absolute()
+        self.value: Catalog | None = None
+
+    def get(self) -> Catalog:
+        if self.value is None:
+            from policy._catalog import load_catalog
+
+            self.value = load_catalog(self.path)
+        return self.value
+
+
+def _example_checker(catalog: Callable[[], Catalog], home: Path) -> ExampleChecker:
+    """Checks bash examples through the real shell analysis and catalog (``_bash.example_checker``),
+    loading them only when a bash example is checked; None (the loader's own check) for the rest."""
+    made: list[ExampleChecker] = []
+
+    def check(rule: Rule, example: str) -> bool | None:
+        if not rule.applies_to_bash():
+            return None
+        if not made:
+            from policy import _bash
+
+            made.append(_bash.example_checker(catalog(), home))
+        return made[0](rule, example)
+
+    return check
 
 
 _XDG_DIRS = (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),

@@ -10,7 +10,6 @@ smuggle a path into the project.
 
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +67,8 @@ def expand_word(word: Word, cwd: Path, home: Path) -> list[PathRef] | None:
         return [make_ref(word.value, cwd, home)]
     if not word.glob:
         return None
+    import glob  # here: only bash requests expand globs
+
     pattern = expand_user(word.value, home) if word.tilde else word.value
     base = None if os.path.isabs(pattern) else str(cwd)
     matches: list[str] = []

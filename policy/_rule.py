@@ -7,7 +7,6 @@ patterns and the matcher are compiled once. ``policy/_rules.py`` loads rule file
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 from collections.abc import Callable, Sequence
@@ -259,6 +258,8 @@ class Rule:
 
 
 def _bad_tool(tool: str) -> str:
+    import difflib
+
     valid = sorted(KNOWN_TOOLS) + sorted(TOOL_GROUPS)
     close = difflib.get_close_matches(tool, valid, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -9,11 +9,8 @@ warning. Reading the file is the only I/O.
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 import re
-import shlex
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import NoReturn, cast
@@ -40,7 +37,9 @@ __all__ = [
     "load_rule_file",
     "merge",
     "optional_rule_file",
+    "parse_rule_bytes",
     "parse_rule_text",
+    "read_rule_file",
 ]
 
 # Checks one example of a rule; None means "not mine", and the loader checks it with
@@ -81,13 +80,27 @@ def optional_rule_file(
 ) -> RuleFile | None:
     """Like ``load_rule_file``, but None when the file does not exist (the default user and project
     files are optional)."""
+    data = read_rule_file(path)
+    if data is None:
+        return None
+    return parse_rule_bytes(data, path=path, source=source, trusted=trusted, check_example=check_example)
+
+
+def read_rule_file(path: Path) -> bytes | None:
+    """The bytes of a rule file; None when it does not exist."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise RuleFileError(f"cannot read the policy file ({exc.strerror or exc}); fix its permissions",
                             path=str(path)) from None
+
+
+def parse_rule_bytes(
+    data: bytes, *, path: Path, source: Source, trusted: bool = True, check_example: ExampleChecker | None = None
+) -> RuleFile:
+    """Parse the bytes read from the rule file at ``path``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -101,6 +114,8 @@ def parse_rule_text(
     check_example: ExampleChecker | None = None,
 ) -> RuleFile:
     """Parse the text of a rule file; ``path`` is only used in messages."""
+    import tomllib  # here: importing it costs more than reading a cached file (policy/_rulecache.py)
+
     if source not in SOURCES:
         raise ValueError(f"unknown rule source {source!r}")
     try:
@@ -295,6 +310,8 @@ def _parse_doom(doc: _Doc, value: object) -> DoomLoopSettings | None:
 
 
 def _unknown(what: str, key: str, allowed: Sequence[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown {what} {key!r}{hint}; allowed: {', '.join(allowed)}"
@@ -333,6 +350,8 @@ def default_example_check(rule: Rule, example: str) -> bool:
     that cannot be read."""
     kinds = rule.example_kinds()
     if "command" in kinds:
+        import shlex
+
         try:
             words = shlex.split(example)
         except ValueError as exc:
