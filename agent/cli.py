@@ -24,15 +24,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from agent import cli_policy, cli_sandbox
+    from agent import cli_config, cli_policy, cli_sandbox
 
     cli_policy.add_parser(sub)
     cli_sandbox.add_parser(sub)
+    cli_config.add_parser(sub)
     return parser
+
+
+SUBCOMMANDS = ("policy", "sandbox", "config")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or args_list[0] not in SUBCOMMANDS:
+        return _agent_main(args_list)
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
@@ -50,6 +56,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def _agent_main(args_list: list[str]) -> int:
+    from agent import cli_agent
+
+    try:
+        return cli_agent.main(args_list)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except UsageError as exc:
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

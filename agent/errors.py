@@ -9,3 +9,17 @@ class CorralError(Exception):
 
 class UsageError(CorralError):
     """A bad command line: printed with the usage hint, exit code 2."""
+
+
+class ConfigError(CorralError):
+    """A bad configuration file, value or environment variable: the message names the key and the file."""
+
+
+class ProviderError(CorralError):
+    """A model API call failed. `status` is the HTTP status when there was one; `retryable` says whether
+    the failure was of a kind worth retrying (the provider already retried it as configured)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable

@@ -1,0 +1,120 @@
+"""The typed events the core loop emits. Every front end (one-shot, stream-json, the TUI, ACP, a parent
+agent) consumes these and nothing else; the loop itself never prints.
+
+Provider stream events (TextDelta, ReasoningDelta, ToolCallBegin, ToolCallArgsDelta, Retrying) are
+passed through unchanged; the loop adds the ones below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.providers.base import (
+    Message,
+    ReasoningDelta,
+    Retrying,
+    TextDelta,
+    ToolCall,
+    ToolCallArgsDelta,
+    ToolCallBegin,
+    Usage,
+)
+from agent.tools.base import ToolResult
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    """A model request is about to be sent (turn counts model requests within one run)."""
+
+    turn: int
+
+
+@dataclass(frozen=True)
+class AssistantMessage:
+    """The model's complete reply for this turn, with its usage."""
+
+    message: Message
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class PolicyChecked:
+    """The engine's verdict on one tool call, and what finally happened to it.
+
+    decision: the engine's answer (allow | ask | deny); final: allow | deny after approval;
+    approved_by: rule | mode | user | session | headless | bypass (None when denied by the engine).
+    """
+
+    call: ToolCall
+    decision: str
+    final: str
+    reason: str
+    rule: str | None
+    approved_by: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """A chunk of a running tool's output (bash), as it comes."""
+
+    call_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    call: ToolCall
+    result: ToolResult
+    duration: float
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not part of the conversation."""
+
+    text: str
+
+
+StopKind = Literal["done", "max_turns", "error", "cancelled"]
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run is over: the final answer (the last assistant text), why it stopped, totals."""
+
+    text: str
+    stop: StopKind
+    turns: int
+    usage: Usage
+    error: str | None = None
+
+
+Event = (
+    TextDelta
+    | ReasoningDelta
+    | ToolCallBegin
+    | ToolCallArgsDelta
+    | Retrying
+    | TurnStarted
+    | AssistantMessage
+    | PolicyChecked
+    | ToolOutput
+    | ToolFinished
+    | Notice
+    | RunFinished
+)
+
+
+def event_dict(event: Event) -> dict[str, object]:
+    """A JSON-ready form of an event (for stream-json and logs): {"type": snake_case name, ...fields}."""
+    from dataclasses import asdict, fields, is_dataclass
+
+    name = type(event).__name__
+    kind = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    out: dict[str, object] = {"type": kind}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        out[f.name] = asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+    return out

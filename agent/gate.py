@@ -1,0 +1,147 @@
+"""The gate between the model's tool calls and the tools: the policy engine's verdict, the user's
+approval when the verdict is ask, the audit log.
+
+In one-shot runs there is no one to ask: an ask becomes a denial explained to the model. With
+`--dangerously-skip-permissions` the engine is bypassed entirely (and every call is logged as such).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import policy
+from agent.providers.base import ToolCall
+
+if TYPE_CHECKING:
+    from agent.audit import AuditLog
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What the front end shows when the engine asks: the call, the verdict, and the narrow rules an
+    "allow for this session" answer would add (their summaries)."""
+
+    call: ToolCall
+    verdict: policy.Verdict
+    session_rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalAnswer:
+    allow: bool
+    remember: bool = False  # allow for this session (adds the proposed narrow rules)
+    message: str | None = None  # deny and tell the model why
+
+
+Approver = Callable[[ApprovalRequest], Awaitable[ApprovalAnswer]]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    allowed: bool
+    message: str | None  # for the model when denied
+    decision: str
+    reason: str
+    rule: str | None
+    approved_by: str | None
+    note: str | None = None
+
+
+HEADLESS_DENIAL = (
+    "Denied: this call needs the user's approval ({reason}), and this is a non-interactive run (corral -p), "
+    "so nobody can approve it. Do not retry it; find another way that the policy allows, or finish and tell "
+    "the user which command or file change needs their approval."
+)
+
+
+@dataclass
+class Gate:
+    """Judges each call; asks `approver` (None in one-shot runs) when the engine says ask."""
+
+    engine: policy.Engine | None
+    mode: policy.Mode
+    project_root: Path
+    approver: Approver | None = None
+    audit: AuditLog | None = None
+    session_id: str = ""
+    bypass: bool = False  # --dangerously-skip-permissions
+    sandboxed: bool = True
+    session: policy.SessionState | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.session is None and self.engine is not None:
+            self.session = policy.SessionState()
+
+    @property
+    def read_only_sandbox(self) -> bool:
+        return self.mode in (policy.Mode.READ_ONLY, policy.Mode.RESTRICTIVE)
+
+    def request(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Request:
+        return policy.Request(
+            tool=tool,
+            args=dict(args),
+            cwd=cwd,
+            project_root=self.project_root,
+            mode=self.mode,
+            sandboxed=self.sandboxed,
+            read_only_sandbox=self.read_only_sandbox,
+        )
+
+    def verdict(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Verdict:
+        """The engine's verdict alone (no approval, no audit): used for read-only pre-checks."""
+        if self.bypass or self.engine is None:
+            return policy.Verdict(policy.Decision.ALLOW, "permissions bypassed", None)
+        return self.engine.evaluate(self.request(tool, args, cwd), self.session)
+
+    async def check(self, call: ToolCall, tool: str, args: Mapping[str, object], cwd: Path) -> GateResult:
+        """Judge one call, asking the approver when needed; records the outcome in the audit log."""
+        if self.bypass or self.engine is None:
+            result = GateResult(True, None, "allow", "permissions bypassed (--dangerously-skip-permissions)",
+                                None, "bypass")
+            self._audit(tool, args, result)
+            return result
+        request = self.request(tool, args, cwd)
+        verdict = self.engine.evaluate(request, self.session)
+        decision = verdict.decision.label
+        if verdict.decision is policy.Decision.ALLOW:
+            rules = [r for r in (verdict.rule, *(c.rule for c in verdict.commands)) if r]
+            by = "session" if any(r.startswith("session-") for r in rules) else ("rule" if rules else "mode")
+            result = GateResult(True, None, decision, verdict.reason, verdict.rule, by, verdict.note)
+        elif verdict.decision is policy.Decision.DENY:
+            message = f"Denied by policy: {verdict.reason}" + (f" (rule {verdict.rule})" if verdict.rule else "")
+            if verdict.note:
+                message += f"\n{verdict.note}"
+            result = GateResult(False, message, decision, verdict.reason, verdict.rule, None, verdict.note)
+        elif self.approver is None:
+            message = HEADLESS_DENIAL.format(reason=verdict.reason)
+            result = GateResult(False, message, decision, verdict.reason, verdict.rule, "headless", verdict.note)
+        else:
+            proposals = self.engine.propose_approvals(request, verdict)
+            answer = await self.approver(ApprovalRequest(call, verdict, tuple(p.summary for p in proposals)))
+            if answer.allow:
+                if answer.remember and proposals and self.session is not None:
+                    self.session.approve(proposals)
+                result = GateResult(True, None, decision, verdict.reason, verdict.rule, "user", verdict.note)
+            else:
+                message = "Denied by the user." + (f" They said: {answer.message}" if answer.message else "")
+                result = GateResult(False, message, decision, verdict.reason, verdict.rule, "user", verdict.note)
+        self._audit(tool, args, result)
+        return result
+
+    def _audit(self, tool: str, args: Mapping[str, object], result: GateResult) -> None:
+        if self.audit is None:
+            return
+        self.audit.record(
+            session=self.session_id,
+            tool=tool,
+            args=dict(args),
+            decision=result.decision,
+            final="allow" if result.allowed else "deny",
+            reason=result.reason,
+            rule=result.rule,
+            mode=str(self.mode),
+            approved_by=result.approved_by,
+        )

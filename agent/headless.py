@@ -1,0 +1,251 @@
+"""One-shot runs (`corral -p`): build the agent from configuration, run one prompt, print the result.
+
+Output formats: `text` prints the final answer on stdout and progress on stderr; `json` prints one object
+(result, stop, usage, cost, turns, session id); `stream-json` prints every event as one JSON line. Nobody
+can approve anything here, so an ask becomes a denial explained to the model. SIGINT/SIGTERM cancel the
+run (every sandboxed process dies with it) and exit 130.
+
+Exit codes: 0 done, 1 failed (the message says why), 2 usage or configuration error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import trio
+
+from agent.errors import ConfigError, CorralError, UsageError
+from agent.events import (
+    Event,
+    Notice,
+    PolicyChecked,
+    RunFinished,
+    ToolFinished,
+    event_dict,
+)
+from agent.providers.base import Retrying, Usage
+
+if TYPE_CHECKING:
+    from agent.audit import AuditLog
+    from agent.loop import Agent
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def new_session_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def _key_argument(args: dict[str, object]) -> str:
+    for key in ("command", "path", "pattern", "url"):
+        value = args.get(key)
+        if isinstance(value, str):
+            return value if len(value) <= 100 else value[:97] + "..."
+    return ""
+
+
+class Printer:
+    """Turns events into output for one of the three formats."""
+
+    def __init__(self, fmt: str, out: TextIO, err: TextIO) -> None:
+        self.fmt = fmt
+        self.out = out
+        self.err = err
+
+    def __call__(self, event: Event) -> None:
+        if self.fmt == "stream-json":
+            self.out.write(json.dumps(event_dict(event), default=_json_default) + "\n")
+            self.out.flush()
+            return
+        if self.fmt != "text":
+            return
+        line = self._progress(event)
+        if line:
+            self.err.write(line + "\n")
+            self.err.flush()
+
+    @staticmethod
+    def _progress(event: Event) -> str | None:
+        if isinstance(event, PolicyChecked):
+            arg = _key_argument(event.call.arguments)
+            verdict = event.final if event.final == event.decision else f"{event.decision} → {event.final}"
+            return f"· {event.call.name} {arg}  [{verdict}]"
+        if isinstance(event, ToolFinished) and not event.result.meta.get("denied"):
+            code = event.result.meta.get("exit_code")
+            status = "error" if event.result.is_error else ("ok" if code in (None, 0) else f"exit {code}")
+            return f"  {event.call.name} {status} ({event.duration:.1f} s)"
+        if isinstance(event, Retrying):
+            return f"  provider error ({event.reason}); retry {event.attempt} in {event.delay:.1f} s"
+        if isinstance(event, Notice):
+            return event.text
+        return None
+
+
+def run(prompt: str, args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    """Build everything, run, print; returns the exit code."""
+    out, err = sys.stdout, sys.stderr
+    try:
+        setup = _setup(args, overrides)
+    except (ConfigError, UsageError) as exc:
+        err.write(f"corral: {exc}\n")
+        return EXIT_USAGE
+    except CorralError as exc:
+        err.write(f"corral: {exc}\n")
+        return EXIT_FAILED
+    printer = Printer(args.output_format, out, err)
+    outcome: list[RunFinished] = []
+    interrupted = False
+
+    async def main() -> None:
+        nonlocal interrupted
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def watch() -> None:
+                    nonlocal interrupted
+                    async for _ in signals:
+                        interrupted = True
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(watch)
+                agent = setup.build(printer)
+                outcome.append(await agent.run(prompt))
+                nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    except CorralError as exc:
+        err.write(f"corral: {exc}\n")
+        return EXIT_FAILED
+    finally:
+        setup.close()
+    if interrupted or not outcome:
+        if args.output_format == "json":
+            out.write(json.dumps({"result": "", "stop": "cancelled", "session_id": setup.session_id}) + "\n")
+        err.write("corral: interrupted\n")
+        return EXIT_INTERRUPTED
+    result = outcome[0]
+    if args.output_format == "json":
+        out.write(json.dumps(_summary(result, setup.session_id, setup.usage()), default=_json_default) + "\n")
+    elif args.output_format == "text":
+        if result.text:
+            out.write(result.text.rstrip("\n") + "\n")
+        out.flush()
+    if result.stop != "done":
+        err.write(f"corral: {result.error or result.stop}\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _summary(result: RunFinished, session_id: str, usage: Usage) -> dict[str, object]:
+    return {
+        "result": result.text,
+        "stop": result.stop,
+        "error": result.error,
+        "turns": result.turns,
+        "usage": usage.as_dict(),
+        "cost": usage.cost,
+        "session_id": session_id,
+    }
+
+
+class _Setup:
+    """Everything a run needs, resolved before trio starts (so configuration errors exit 2 at once)."""
+
+    def __init__(self, args: argparse.Namespace, overrides: dict[str, object]) -> None:
+        from agent.config import load_config
+        from agent.project import find_project_root
+
+        self.args = args
+        self.config = load_config(Path(args.config) if args.config else None, overrides=overrides)
+        self.settings = self.config.resolve_provider()
+        self.cwd = Path.cwd().resolve()
+        self.project_root = find_project_root(self.cwd)
+        self.session_id = new_session_id()
+        self._agent: Agent | None = None
+        self._audit: AuditLog | None = None
+
+    def build(self, emit: Callable[[Event], None]) -> Agent:
+        import policy
+        from agent.audit import AuditLog, default_audit_path
+        from agent.gate import Gate
+        from agent.loop import Agent
+        from agent.prompts import system_prompt
+        from agent.providers import make_provider
+        from agent.tools import builtin_tools
+        from agent.tools.base import ToolContext
+
+        config = self.config
+        mode = policy.Mode.parse(str(config.mode))
+        bypass = bool(self.args.dangerously_skip_permissions)
+        engine = None if bypass else policy.load_engine(self.project_root)
+        audit_path = default_audit_path(self.session_id)
+        audit = AuditLog(audit_path)
+        self._audit = audit
+        backend = str(config.sandbox)
+        gate = Gate(engine, mode, self.project_root, approver=None, audit=audit, session_id=self.session_id,
+                    bypass=bypass, sandboxed=backend != "none")
+        if bypass:
+            emit(Notice("corral: --dangerously-skip-permissions: the policy engine is OFF for this run"))
+        protected_cache: dict[Path, bool] = {}
+
+        def protected(path: Path) -> bool:
+            if engine is None:
+                return False
+            if path not in protected_cache:
+                verdict = gate.verdict("read", {"path": str(path)}, self.cwd)
+                protected_cache[path] = verdict.decision is policy.Decision.DENY
+            return protected_cache[path]
+
+        ctx = ToolContext(
+            project_root=self.project_root,
+            cwd=self.cwd,
+            sandbox_backend=backend,
+            sandbox_network=bool(config.sandbox_network),
+            read_only=gate.read_only_sandbox,
+            bash_timeout=float(config.bash_timeout),
+            log_dir=audit_path.parent / "output",
+            protected=protected,
+        )
+        system = system_prompt("code", self.project_root, self.cwd, str(mode), backend)
+        agent = Agent(
+            provider=make_provider(self.settings),
+            model=str(config.model or self.settings.model),
+            tools=builtin_tools(),
+            gate=gate,
+            ctx=ctx,
+            emit=emit,
+            system=system,
+            thinking=config.thinking,
+            max_turns=int(config.max_turns),
+        )
+        self._agent = agent
+        return agent
+
+    def usage(self) -> Usage:
+        return self._agent.usage if self._agent is not None else Usage()
+
+    def close(self) -> None:
+        if self._audit is not None:
+            self._audit.close()
+
+
+def _setup(args: argparse.Namespace, overrides: dict[str, object]) -> _Setup:
+    return _Setup(args, overrides)

@@ -1,0 +1,170 @@
+"""The core loop: send the conversation to the model, run the tool calls it makes through the gate,
+send the results back, until the model answers without tools or the turn budget is spent.
+
+UI-agnostic: everything it has to say goes out as typed events (agent/events.py) through `emit`; it
+never prints. What changes its behaviour is what is passed in (provider, tools, gate, context), never a
+subclass. Independent read-only calls of one model turn run concurrently; anything that writes or asks
+runs alone, in the order the model gave. A tool's failure is a result the model reads, never a crash;
+only cancellation (Ctrl-C, a timeout, a closed front end) ends a run early, and it propagates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from agent.errors import ProviderError
+from agent.events import (
+    AssistantMessage,
+    Event,
+    PolicyChecked,
+    RunFinished,
+    ToolFinished,
+    ToolOutput,
+    TurnStarted,
+)
+from agent.gate import Gate
+from agent.providers.base import CompletionRequest, Message, Provider, StreamEvent, Thinking, ToolCall, Usage
+from agent.tools.base import Tool, ToolContext, ToolResult
+
+
+@dataclass
+class Agent:
+    """One conversation with one model. `run(prompt)` adds a user message and drives it to the end."""
+
+    provider: Provider
+    model: str
+    tools: Sequence[Tool]
+    gate: Gate
+    ctx: ToolContext
+    emit: Callable[[Event], None]
+    system: str = ""
+    thinking: Thinking = "off"
+    max_turns: int = 50
+    max_tokens: int | None = None
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+    def __post_init__(self) -> None:
+        self._by_name: dict[str, Tool] = {t.spec.name: t for t in self.tools}
+        if self.ctx.on_output is None:
+            self.ctx.on_output = self._tool_output
+
+    def _tool_output(self, call_id: str, chunk: bytes) -> None:
+        self.emit(ToolOutput(call_id, chunk.decode("utf-8", errors="replace")))
+
+    def _relay(self, event: StreamEvent) -> None:
+        self.emit(event)
+
+    async def run(self, prompt: str) -> RunFinished:
+        """Run one user prompt to completion. Raises trio.Cancelled when cancelled (after the session's
+        messages were updated with what happened so far)."""
+        self.messages.append(Message("user", prompt))
+        run_usage = Usage()
+        text = ""
+        for turn in range(1, self.max_turns + 1):
+            self.emit(TurnStarted(turn))
+            request = CompletionRequest(
+                model=self.model,
+                system=self.system,
+                messages=list(self.messages),
+                tools=[t.spec for t in self.tools],
+                thinking=self.thinking,
+                max_tokens=self.max_tokens,
+            )
+            try:
+                completion = await self.provider.stream(request, self._relay)
+            except ProviderError as exc:
+                return self._finish(RunFinished(text, "error", turn, run_usage, str(exc)))
+            run_usage.add(completion.usage)
+            self.usage.add(completion.usage)
+            message = completion.message
+            self.messages.append(message)
+            self.emit(AssistantMessage(message, completion.usage))
+            if message.content:
+                text = message.content
+            if not message.tool_calls:
+                return self._finish(RunFinished(text, "done", turn, run_usage))
+            results: dict[str, Message] = {}
+            try:
+                await self._run_calls(message.tool_calls, results)
+            finally:  # also when cancelled: every call gets a result, so the history stays valid
+                for call in message.tool_calls:
+                    cancelled = ToolResult("cancelled before it finished (the user interrupted the run)", is_error=True)
+                    self.messages.append(results.get(call.id) or self._tool_message(call, cancelled))
+        error = f"stopped after {self.max_turns} model turns (--max-turns); the task may be unfinished"
+        return self._finish(RunFinished(text, "max_turns", self.max_turns, run_usage, error))
+
+    def _finish(self, result: RunFinished) -> RunFinished:
+        self.emit(result)
+        return result
+
+    # ------------------------------------------------------------------------------------ tool calls
+
+    async def _run_calls(self, calls: list[ToolCall], results: dict[str, Message]) -> None:
+        """Fill results (call id -> tool message). Consecutive read-only calls the engine allows without
+        asking run together; every other call is judged (and maybe asked) and run on its own, in order."""
+        batch: list[tuple[ToolCall, Tool, Mapping[str, object]]] = []
+
+        async def flush() -> None:
+            if not batch:
+                return
+            async with trio.open_nursery() as nursery:
+                for call, tool, policy_args in batch:
+                    nursery.start_soon(self._checked_run, call, tool, policy_args, results)
+            batch.clear()
+
+        for call in calls:
+            tool = self._by_name.get(call.name)
+            problem = self._problem(call, tool)
+            if problem is not None or tool is None:
+                results[call.id] = self._tool_message(call, ToolResult(problem or "unknown tool", is_error=True))
+                continue
+            try:
+                policy_args = tool.policy_args(call.arguments, self.ctx)
+            except Exception as exc:  # a bad argument shape: tell the model
+                results[call.id] = self._tool_message(call, ToolResult(f"invalid arguments: {exc}", is_error=True))
+                continue
+            if tool.read_only and self.gate.verdict(call.name, policy_args, self.ctx.cwd).decision.label == "allow":
+                batch.append((call, tool, policy_args))
+                continue
+            await flush()
+            await self._checked_run(call, tool, policy_args, results)
+        await flush()
+
+    def _problem(self, call: ToolCall, tool: Tool | None) -> str | None:
+        if tool is None:
+            known = ", ".join(sorted(self._by_name))
+            return f"unknown tool {call.name!r}; the tools are: {known}"
+        if call.parse_error is not None:
+            return f"the arguments are not a JSON object ({call.parse_error}); send them again as valid JSON"
+        return None
+
+    async def _checked_run(
+        self, call: ToolCall, tool: Tool, policy_args: Mapping[str, object], results: dict[str, Message]
+    ) -> None:
+        gate = await self.gate.check(call, call.name, policy_args, self.ctx.cwd)
+        self.emit(PolicyChecked(call, gate.decision, "allow" if gate.allowed else "deny", gate.reason, gate.rule,
+                                gate.approved_by, gate.note))
+        if not gate.allowed:
+            result = ToolResult(gate.message or "denied by policy", is_error=True, meta={"denied": True})
+            self.emit(ToolFinished(call, result, 0.0))
+            results[call.id] = self._tool_message(call, result)
+            return
+        started = time.monotonic()
+        try:
+            result = await tool.run(call.id, call.arguments, self.ctx)
+        except Exception as exc:  # a bug in a tool must not end the run: the model sees it
+            result = ToolResult(f"the {call.name} tool failed: {type(exc).__name__}: {exc}", is_error=True)
+        if gate.note:
+            result.content = f"{result.content}\n\n[note from corral: {gate.note}]"
+        self.emit(ToolFinished(call, result, time.monotonic() - started))
+        results[call.id] = self._tool_message(call, result)
+
+    @staticmethod
+    def _tool_message(call: ToolCall, result: ToolResult) -> Message:
+        return Message("tool", content=result.content, tool_call_id=call.id, name=call.name, is_error=result.is_error)
+
