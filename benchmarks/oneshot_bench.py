@@ -125,7 +125,8 @@ def importtime(base: Path, scratch: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(scratch / "xdg-config")}
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c",
                            "import agent.cli, agent.cli_agent, agent.headless, agent.config, agent.loop, "
-                           "agent.providers, agent.tools, policy; policy.load_engine"],
+                           "agent.providers, agent.providers.openai, agent.tools, agent.tools.read, policy; "
+                           "policy.load_engine"],
                           cwd=base, env=env, capture_output=True, text=True)
     rows = []
     for line in proc.stderr.splitlines():
