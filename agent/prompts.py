@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +62,7 @@ def environment_block(project_root: Path, cwd: Path, mode: str, sandbox: str) ->
             f"- project root: {project_root}",
             f"- working directory: {cwd}",
             f"- permission mode: {mode}; sandbox: {sandbox}",
-            f"- platform: {platform.system()} {platform.release()}; shell: bash",
+            f"- platform: {os.uname().sysname} {os.uname().release}; shell: bash",
             f"- date: {datetime.date.today().isoformat()}",
             f"- user: {os.environ.get('USER', 'unknown')}",
         ]

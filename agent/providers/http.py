@@ -16,7 +16,7 @@ import httpx
 
 CONNECT_TIMEOUT = 10.0
 
-_clients: dict[bool, httpx.AsyncClient] = {}
+_clients: dict[tuple[bool, bool], httpx.AsyncClient] = {}
 _ssl_context: ssl.SSLContext | None = None
 
 
@@ -42,23 +42,28 @@ def ssl_context() -> ssl.SSLContext:
     return _ssl_context
 
 
-def get_client(verify_tls: bool) -> httpx.AsyncClient:
+def get_client(verify_tls: bool, *, tls: bool = True) -> httpx.AsyncClient:
     """The shared client for this TLS setting, created on first use.
+
+    tls=False is for plain http:// base URLs (a local Ollama or vLLM, the test server): that client never
+    negotiates TLS, so it skips loading the CA store (~50 ms here); it must only be used for http:// URLs
+    (redirects are not followed, so it cannot be led to an https one).
 
     The client is tied to the trio run that first uses it (its pooled connections are); corral runs a
     single trio run per process. `aclose_clients` closes them at shutdown.
     """
-    client = _clients.get(verify_tls)
+    key = (verify_tls, tls)
+    client = _clients.get(key)
     if client is None:
         client = httpx.AsyncClient(
-            verify=ssl_context() if verify_tls else False,
+            verify=ssl_context() if verify_tls and tls else False,
             http1=True,
             http2=False,
             timeout=request_timeout(120.0),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=60.0),
             follow_redirects=False,
         )
-        _clients[verify_tls] = client
+        _clients[key] = client
     return client
 
 

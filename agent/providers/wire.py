@@ -85,10 +85,11 @@ class HTTPProvider:
     async def stream(self, request: CompletionRequest, emit: Emit) -> Completion:
         """Stream one response (see base.Provider)."""
         model = self.model(request)
-        client = self._client or get_client(self.settings.verify_tls)
+        url = self.url(model)
+        client = self._client or get_client(self.settings.verify_tls, tls=not url.startswith("http://"))
         return await post_stream(
             client,
-            self.url(model),
+            url,
             body=self.body(request, model),
             headers=self.headers(),
             settings=self.settings,
