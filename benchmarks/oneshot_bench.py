@@ -94,8 +94,10 @@ def one_run(kind: str, base: Path, scratch: Path, url: str) -> tuple[float, floa
     config.write_text(
         f'provider = "bench"\nmodel = "bench-model"\n[providers.bench]\nkind = "{kind}"\nbase_url = "{base_url}"\n'
     )
-    env = {**os.environ, "XDG_CONFIG_HOME": str(scratch / "xdg-config"), "XDG_DATA_HOME": str(scratch / "data"),
-           "XDG_CACHE_HOME": str(scratch / "cache"), "PYTHONPATH": str(REPO)}
+        # A scratch home with the default layout (~/.config, ~/.cache, ~/.local/share), as most users have: the
+    # XDG_* variables unset (when set, the policy engine adds rules protecting the moved corral directories).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(HOME=str(scratch / "home"), PYTHONPATH=str(REPO))
     # As installed for a user: bytecode is cached (some sandboxes set PYTHONDONTWRITEBYTECODE, which would
     # recompile corral's own modules on every run). The warm-up run writes the .pyc files.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -122,7 +124,7 @@ def one_run(kind: str, base: Path, scratch: Path, url: str) -> tuple[float, floa
 
 
 def importtime(base: Path, scratch: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(scratch / "xdg-config")}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(scratch / "home")}
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c",
                            "import agent.cli, agent.cli_agent, agent.headless, agent.config, agent.loop, "
                            "agent.providers, agent.providers.openai, agent.tools, agent.tools.read, policy; "
