@@ -240,3 +240,29 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "agent.cli", "-p", "hi", "--max-turns", "0"], env=env, cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
+
+
+@pytest.mark.parametrize("kind", ["openai"])
+def test_modes_from_the_command_line(llm_server: ServerHandle, kind: str) -> None:  # noqa: F811
+    base = Path(tempfile.mkdtemp(prefix="corral-e2e-", dir="/var/tmp")).resolve()
+    try:
+        (base / "project").mkdir()
+        subprocess.run(["git", "init", "-q", str(base / "project")], check=True)
+        e = Env(base, base / "project", llm_server, kind)
+        llm_server.set_script([{"parts": [call("write", path="new.txt", content="x")]}, {"parts": [text("ok")]}])
+        r = e.run("-p", "write a file", "--read-only")
+        assert r.code == 0, r.err
+        assert not (e.project / "new.txt").exists()
+        assert "Denied" in e.tool_results(1)
+        llm_server.clear_requests()
+        llm_server.set_script([{"parts": [call("bash", command="python3 -c 'print(6*7)'")]}, {"parts": [text("ok")]}])
+        r = e.run("-p", "compute", "--dangerously-skip-permissions")
+        assert r.code == 0, r.err
+        assert "policy engine is OFF" in r.err
+        assert "42" in e.tool_results(1)  # ran (in the sandbox) without asking
+        llm_server.clear_requests()
+        llm_server.set_script([{"parts": [call("bash", command="python3 -c 'print(6*7)'")]}, {"parts": [text("ok")]}])
+        r = e.run("-p", "compute", "--yolo")
+        assert r.code == 0 and "42" in e.tool_results(1)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
