@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 
 from policy import _bashlex_fast
+from policy._shell_comments import comment_in_substitution
 from policy._shell_scan import Region, prescan
 from policy._shell_tree import BadTree, Walker
 from policy._shell_vars import VarTracker, scan_arith
@@ -50,6 +51,8 @@ def _analyze(source: str) -> ShellAnalysis:
         elif "\0" in source:
             a.reason("the script contains a NUL character")
         else:
+            if ("$(" in source or "`" in source) and "#" in source and comment_in_substitution(source):
+                a.reason("a comment inside a command substitution (bash may end the substitution elsewhere)")
             a.run(source, "top", 0)
             a.reasons += a.vars.finish(a.functions)
             a.commands = _substitute_loop_values(a.commands, a.vars, a.loop_start)

@@ -214,7 +214,11 @@ def _wrap(inner: str, template: str) -> str:
 def nested_danger(draw: st.DrawFn) -> str:
     command = draw(st.sampled_from(DANGEROUS))
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
-        command = _wrap(command, draw(st.sampled_from(WRAPPERS)))
+        # Backticks do not nest in bash (the inner one closes the outer): `echo `cat x`` runs nothing
+        # dangerous, so a backtick wrapper is only drawn around a command that has none yet.
+        inner = command
+        template = draw(st.sampled_from(WRAPPERS).filter(lambda t, inner=inner: "`" not in t or "`" not in inner))
+        command = _wrap(command, template)
         if draw(st.booleans()):
             everyday = draw(st.sampled_from(SIMPLE_EVERYDAY))
             op = draw(st.sampled_from(["; ", " && ", " || ", " | ", "\n", " & "]))
