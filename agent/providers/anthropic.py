@@ -10,8 +10,8 @@ Mapping notes:
   message; an assistant message is [thinking {thinking, signature} when it has a signature, text,
   tool_use {id, name, input}…]; an assistant message with nothing to say is dropped.
 - Thinking: off → no `thinking` parameter; low/medium/high → `thinking: {type: enabled, budget_tokens:
-  2048/8192/24576}`, `max_tokens` 16000 + budget (else 8192) unless the request sets it (raised above the
-  budget when needed), and no `temperature` (the API refuses one with thinking).
+  2048/8192/24576}`, `max_tokens` 16000 + budget capped at 32000 (else 8192) unless the request sets it
+  (raised above the budget when needed), and no `temperature` (the API refuses one with thinking).
 - Prompt caching: `cache_control: {type: ephemeral}` on the last system block, the last tool, and the
   last block of the last user message (tool results included), so each turn reads the previous prefix.
 - Reasoning: thinking blocks' text is concatenated and the signature (signature_delta) kept in
@@ -35,6 +35,7 @@ from agent.providers.sse import SSEParser
 from agent.providers.wire import EPHEMERAL, HTTPProvider, join_url, new_call_id
 
 API_VERSION = "2023-06-01"
+MAX_OUTPUT = 32000
 DEFAULT_MAX_TOKENS = 8192
 THINKING_BUDGETS = {"low": 2048, "medium": 8192, "high": 24576}
 STOP_REASONS: dict[str, StopReason] = {
@@ -68,7 +69,9 @@ class AnthropicProvider(HTTPProvider):
 
     def body(self, request: CompletionRequest, model: str) -> dict[str, object]:
         budget = THINKING_BUDGETS.get(request.thinking)
-        max_tokens = request.max_tokens or (16000 + budget if budget else DEFAULT_MAX_TOKENS)
+        # 16k of answer on top of the thinking budget, but within 32k: the output limit of the models with
+        # the smallest one (Opus 4); high thinking (24576) then leaves ~7k for the answer.
+        max_tokens = request.max_tokens or (min(16000 + budget, MAX_OUTPUT) if budget else DEFAULT_MAX_TOKENS)
         if budget and max_tokens <= budget:
             max_tokens = budget + 4096
         body: dict[str, object] = {
