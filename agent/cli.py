@@ -59,17 +59,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _agent_main(args_list: list[str]) -> int:
-    from agent import cli_agent
+    from agent import startup
 
-    try:
-        return cli_agent.main(args_list)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except UsageError as exc:
-        print(f"corral: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
+    with startup.paused():  # no cyclic GC until the agent is built (startup.py)
+        from agent import cli_agent
+
+        try:
+            return cli_agent.main(args_list)
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        except UsageError as exc:
+            print(f"corral: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            return 130
 
 
 if __name__ == "__main__":

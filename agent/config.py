@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from agent import config_cache
@@ -34,6 +34,7 @@ from agent.config_providers import (
     secret_names,
 )
 from agent.errors import ConfigError
+from agent.values import frozen
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:  # the warm path imports neither pydantic nor the provider modules
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@frozen
 class Config:
     """The effective configuration. ``path`` is the config file consulted (``loaded`` says whether it
     existed); ``sources`` maps every dotted key (``mode``, ``providers.local.timeout``) to its layer."""

@@ -10,7 +10,8 @@ checks that the two agree.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from agent.values import frozen
 
 KINDS: tuple[str, ...] = ("openai", "openrouter", "anthropic", "gemini", "ollama")
 MODES: tuple[str, ...] = ("restrictive", "read-only", "guarded", "standard", "yolo")
@@ -36,7 +37,7 @@ VAR_REF_RE = re.compile(r"\$\{([^}]*)\}")
 _PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
-@dataclass(frozen=True)
+@frozen
 class BuiltinProvider:
     kind: str  # one of KINDS
     base_url: str
@@ -82,7 +83,7 @@ ENV_VARS: dict[str, str] = {
 """Environment variables that set a top-level key (between the config file and the command line)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class FileLayer:
     """A validated config file as plain, JSON-able data (what the cache stores): ``settings`` maps each
     top-level key the file sets to its normalised value (``mode = "Read_Only"`` -> ``"read-only"``;

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from agent.config_data import (
     BUILTIN_PROVIDERS,
@@ -22,9 +21,10 @@ from agent.config_data import (
     key_path,
 )
 from agent.errors import ConfigError
+from agent.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class ProviderEntry:
     """A provider as configured (built-in fields merged with its table), before secrets are resolved.
     ``headers`` holds the templates as written (``${VAR}`` not yet expanded)."""

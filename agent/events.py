@@ -7,7 +7,6 @@ passed through unchanged; the loop adds the ones below.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from agent.providers.base import (
@@ -21,16 +20,17 @@ from agent.providers.base import (
     Usage,
 )
 from agent.tools.base import ToolResult
+from agent.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class TurnStarted:
     """A model request is about to be sent (turn counts model requests within one run)."""
 
     turn: int
 
 
-@dataclass(frozen=True)
+@frozen
 class AssistantMessage:
     """The model's complete reply for this turn, with its usage."""
 
@@ -38,7 +38,7 @@ class AssistantMessage:
     usage: Usage
 
 
-@dataclass(frozen=True)
+@frozen
 class PolicyChecked:
     """The engine's verdict on one tool call, and what finally happened to it.
 
@@ -55,7 +55,7 @@ class PolicyChecked:
     note: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ToolOutput:
     """A chunk of a running tool's output (bash), as it comes."""
 
@@ -63,14 +63,14 @@ class ToolOutput:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ToolFinished:
     call: ToolCall
     result: ToolResult
     duration: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Notice:
     """Something the user should know that is not part of the conversation."""
 
@@ -80,7 +80,7 @@ class Notice:
 StopKind = Literal["done", "max_turns", "error", "cancelled"]
 
 
-@dataclass(frozen=True)
+@frozen
 class RunFinished:
     """The run is over: the final answer (the last assistant text), why it stopped, totals."""
 

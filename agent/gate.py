@@ -8,18 +8,19 @@ In one-shot runs there is no one to ask: an ask becomes a denial explained to th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import policy
 from agent.providers.base import ToolCall
+from agent.values import frozen, record
 
 if TYPE_CHECKING:
     from agent.audit import AuditLog
 
 
-@dataclass(frozen=True)
+@frozen
 class ApprovalRequest:
     """What the front end shows when the engine asks: the call, the verdict, and the narrow rules an
     "allow for this session" answer would add (their summaries)."""
@@ -29,7 +30,7 @@ class ApprovalRequest:
     session_rules: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class ApprovalAnswer:
     allow: bool
     remember: bool = False  # allow for this session (adds the proposed narrow rules)
@@ -39,7 +40,7 @@ class ApprovalAnswer:
 Approver = Callable[[ApprovalRequest], Awaitable[ApprovalAnswer]]
 
 
-@dataclass(frozen=True)
+@frozen
 class GateResult:
     allowed: bool
     message: str | None  # for the model when denied
@@ -57,7 +58,7 @@ HEADLESS_DENIAL = (
 )
 
 
-@dataclass
+@record
 class Gate:
     """Judges each call; asks `approver` (None in one-shot runs) when the engine says ask."""
 

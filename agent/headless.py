@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import trio
 
+from agent import startup
 from agent.errors import ConfigError, CorralError, UsageError
 from agent.events import (
     Event,
@@ -126,6 +127,7 @@ def run(prompt: str, args: argparse.Namespace, overrides: dict[str, object]) -> 
 
                 nursery.start_soon(watch)
                 agent = setup.build(printer)
+                startup.finished()
                 outcome.append(await agent.run(prompt))
                 nursery.cancel_scope.cancel()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import trio
 
@@ -29,9 +29,10 @@ from agent.events import (
 from agent.gate import Gate
 from agent.providers.base import CompletionRequest, Message, Provider, StreamEvent, Thinking, ToolCall, Usage
 from agent.tools.base import Tool, ToolContext, ToolResult
+from agent.values import record
 
 
-@dataclass
+@record
 class Agent:
     """One conversation with one model. `run(prompt)` adds a user message and drives it to the end."""
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import UsageError
+from agent.values import frozen
 
 
 def builtin_prompt_dir() -> Path:
@@ -19,7 +19,7 @@ def builtin_prompt_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "prompts"
 
 
-@dataclass(frozen=True)
+@frozen
 class Prompt:
     name: str
     description: str

@@ -28,7 +28,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORRAL = [sys.executable, "-m", "agent.cli"]
+_SCRIPT = Path(sys.executable).parent / "corral"
+# The installed entry point, as a user runs it (`bash .ci/setup` installs it into .venv); from a bare
+# checkout, the module (-P: the project directory must not shadow corral's imports).
+CORRAL = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-P", "-m", "agent.cli"]
 
 SCRIPT = {
     "replies": [
@@ -97,7 +100,9 @@ def one_run(kind: str, base: Path, scratch: Path, url: str) -> tuple[float, floa
         # A scratch home with the default layout (~/.config, ~/.cache, ~/.local/share), as most users have: the
     # XDG_* variables unset (when set, the policy engine adds rules protecting the moved corral directories).
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
-    env.update(HOME=str(scratch / "home"), PYTHONPATH=str(REPO))
+    env.update(HOME=str(scratch / "home"))
+    if not _SCRIPT.exists():
+        env["PYTHONPATH"] = str(REPO)
     # As installed for a user: bytecode is cached (some sandboxes set PYTHONDONTWRITEBYTECODE, which would
     # recompile corral's own modules on every run). The warm-up run writes the .pyc files.
     env.pop("PYTHONDONTWRITEBYTECODE", None)

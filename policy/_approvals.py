@@ -11,7 +11,6 @@ Nothing is proposed for opaque commands or denied parts: those can only be allow
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from policy._commands import classify
@@ -19,12 +18,13 @@ from policy._paths import expand_word
 from policy._rules import Rule
 from policy._shell import analyze
 from policy._types import READ_TOOLS, WRITE_TOOLS, Decision, Kind, Request, Verdict
+from policy._values import frozen
 
 if TYPE_CHECKING:
     from policy._engine import Engine
 
 
-@dataclass(frozen=True)
+@frozen
 class Approval:
     """A rule the user may add for the rest of the session, with what it covers in words."""
 

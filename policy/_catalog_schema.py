@@ -9,7 +9,9 @@ as ``commands.sed.option[1].value``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from policy._values import frozen
 
 KINDS = ("neutral", "read", "write", "build", "unknown", "network", "destructive", "privilege", "opaque")
 STYLES = ("gnu", "posix", "single-dash", "none")
@@ -22,14 +24,14 @@ class SchemaError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
+@frozen
 class RawEffect:
     kind: str
     reason: str | None = None
     min: int = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class RawOption:
     names: list[str]
     value: list[str] | None = None
@@ -45,7 +47,7 @@ class RawOption:
     writes_unknown: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class RawWord:
     match: list[str]
     kind: str
@@ -54,7 +56,7 @@ class RawWord:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class RawSpec:
     keys: frozenset[str]
     same_as: str | None
@@ -84,7 +86,7 @@ class RawSpec:
     never_broaden: bool | None
 
 
-@dataclass(frozen=True)
+@frozen
 class RawEnv:
     names: list[str]
     except_: list[str]
@@ -93,7 +95,7 @@ class RawEnv:
     reason: str
 
 
-@dataclass(frozen=True)
+@frozen
 class RawCatalog:
     max_shell_depth: int
     max_layers: int

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from policy._types import Kind
+from policy._values import frozen
 
 # Roles an argument (a positional, or an option's value) can play. See docs/CATALOG.md.
 VALUE_ROLES = frozenset({
@@ -26,14 +27,14 @@ RUNS_CODE = frozenset({
 _RISKY_VALUES = RUNS_CODE | {"write", "sub", "var", "assign"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Effect:
     kind: Kind
     reason: str | None = None
     min: int = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class Roles:
     """Roles of positional arguments: fixed ones in front, an optional repeated one, fixed ones at
     the back (``["file...", "write"]``: the last argument is written, the others read)."""
@@ -73,7 +74,7 @@ class Roles:
         return frozenset(self.front) | frozenset(self.back) | ({self.repeat} if self.repeat else set())
 
 
-@dataclass(frozen=True)
+@frozen
 class OptionSpec:
     names: tuple[str, ...]
     values: tuple[str, ...] = ()
@@ -109,7 +110,7 @@ class OptionSpec:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class WordRule:
     match: tuple[str, ...]
     kind: Kind
@@ -149,7 +150,7 @@ class CommandSpec:
     never_broaden: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class EnvRule:
     names: tuple[str, ...]
     exceptions: tuple[str, ...]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from fnmatch import fnmatchcase
 
 from policy._catalog_specs import CommandSpec, OptionSpec, Roles
@@ -37,12 +37,13 @@ from policy._commands_words import (
     unknown_path,
 )
 from policy._types import Kind, Word
+from policy._values import record
 
 _RAW_OPTION = re.compile(r"(--?[A-Za-z0-9][-A-Za-z0-9_.]*)=")
 _UNKNOWN_LATER = frozenset({"?"})  # an option's value: extra words from an expansion land anywhere
 
 
-@dataclass
+@record
 class Item:
     """A word to judge by its role once every option is known."""
 
@@ -54,7 +55,7 @@ class Item:
     index: int | None = None
 
 
-@dataclass
+@record
 class State:
     spec: CommandSpec
     prog: str  # the program as named in reasons ("git", "python -m pytest")

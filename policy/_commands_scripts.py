@@ -9,12 +9,13 @@ cannot follow is reported as UNKNOWN: a checker never guesses that code is harml
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from policy._types import Kind
+from policy._values import record
 
 
-@dataclass
+@record
 class Findings:
     effects: list[tuple[Kind, str]] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)

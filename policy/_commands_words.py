@@ -8,10 +8,11 @@ an immutable ``CommandFacts``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from policy._catalog import Catalog
 from policy._types import Kind, Word
+from policy._values import frozen, record
 
 ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
 ENV_ASSIGN = re.compile(r"([^=/\s]+)=")  # env and sudo take any NAME=VALUE (BASH_FUNC_f%%=…)
@@ -29,7 +30,7 @@ VERB = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Inner:
     """A command another command runs (wrapper, ``find -exec``, ``xargs``)."""
 
@@ -39,13 +40,13 @@ class Inner:
     via: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ShellCode:
     source: str
     via: str
 
 
-@dataclass
+@record
 class Layer:
     """What a command does, as found so far."""
 
@@ -74,7 +75,7 @@ class Layer:
         self.cd = other.cd if other.cd is not None else self.cd
 
 
-@dataclass(frozen=True)
+@frozen
 class Ctx:
     catalog: Catalog
     placeholders: tuple[str, ...] = ()  # words standing for paths that come from data ({} of find -exec)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ from policy._types import (
     Request,
     Verdict,
 )
+from policy._values import record
 
 if TYPE_CHECKING:
     from policy import _approvals
@@ -50,7 +51,7 @@ def user_policy_file() -> Path:
     return Path(base) / "corral" / "policy.toml"
 
 
-@dataclass
+@record
 class SessionState:
     """What the engine remembers within one session: approvals and the recent requests."""
 

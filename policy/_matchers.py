@@ -15,9 +15,11 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Sequence
-from dataclasses import InitVar, dataclass, field
+from dataclasses import InitVar, field
 from pathlib import PurePath
 from typing import Literal, NamedTuple
+
+from policy._values import frozen
 
 ANY_WORDS = "**"  # an argv element that matches zero or more words
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -31,7 +33,7 @@ class MatcherError(ValueError):
 # argv / prefix
 
 
-@dataclass(frozen=True)
+@frozen
 class ArgvMatcher:
     """Word-wise match of one argv. Each element is an fnmatch pattern for exactly one word; an
     element that is exactly ``**`` matches zero or more words. ``prefix`` is ``argv`` + ``**``."""
@@ -106,7 +108,7 @@ def escape_word(word: str) -> str:
 # regex
 
 
-@dataclass(frozen=True)
+@frozen
 class RegexMatcher:
     """A Python regex applied with ``re.search``. Compiled when built (which validates it), unless
     ``checked`` says it is known to compile: then on first use."""
@@ -156,7 +158,7 @@ class PathPart(NamedTuple):
     dir_only: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class PathsMatcher:
     """gitignore-style globs (via pathspec). Relative patterns apply inside the project root, ``/…``
     patterns to absolute paths, ``~/…`` patterns inside the home directory. A pattern naming a

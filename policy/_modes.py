@@ -7,14 +7,13 @@ every cell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from policy._types import Decision, Kind, Mode
+from policy._values import frozen
 
 ALLOW, ASK, DENY = Decision.ALLOW, Decision.ASK, Decision.DENY
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     """One judged piece of a request (a command, a path, a rule match) before pieces are combined."""
 
@@ -24,7 +23,7 @@ class Outcome:
     kind: Kind
 
 
-@dataclass(frozen=True)
+@frozen
 class Situation:
     """How an action runs. ``bash`` is True for shell commands (and the paths they touch), False for
     the in-process path tools; ``sandboxed`` and ``read_only_sandbox`` describe the bash sandbox."""

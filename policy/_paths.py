@@ -11,16 +11,16 @@ smuggle a path into the project.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from policy._types import Word
+from policy._values import frozen
 
 # A glob that matches more than this many paths is not expanded: the command asks instead.
 MAX_GLOB_MATCHES = 512
 
 
-@dataclass(frozen=True)
+@frozen
 class PathRef:
     """One concrete path a request touches, in both forms."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import PurePath
 from typing import Literal, NoReturn
 
@@ -25,6 +25,7 @@ from policy._matchers import (
     escape_word,
 )
 from policy._types import READ_TOOLS, TOOL_GROUPS, WRITE_TOOLS, Decision, Mode
+from policy._values import frozen
 
 Source = Literal["builtin", "user", "project", "cli", "session"]
 SOURCES: tuple[Source, ...] = ("builtin", "user", "project", "cli", "session")
@@ -43,7 +44,7 @@ ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _MCP_RE = re.compile(r"mcp:[^:\s]+:[^:\s]+")
 
 
-@dataclass(frozen=True)
+@frozen
 class Rule:
     """A rule. ``tools`` holds the tool patterns as written; ``match``/``not_match`` the examples."""
 

@@ -7,17 +7,18 @@ Loading a file is ``policy/_rules.py``; this module does no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from policy._errors import RuleFileError
 from policy._rule import Rule, Source
 from policy._types import Mode
+from policy._values import frozen
 
 DoomAction = Literal["coach", "ask", "deny"]
 
 
-@dataclass(frozen=True)
+@frozen
 class DoomLoop:
     """What to do when the same tool call repeats ``threshold`` times in a row."""
 
@@ -25,7 +26,7 @@ class DoomLoop:
     threshold: int = 3
 
 
-@dataclass(frozen=True)
+@frozen
 class DoomLoopSettings:
     """A ``[doom_loop]`` table as written; unset keys keep the value of an earlier file."""
 
@@ -36,7 +37,7 @@ class DoomLoopSettings:
         return DoomLoop(self.action or base.action, self.threshold or base.threshold)
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleFile:
     """One loaded rule file. ``disable_line`` locates the ``disable`` key for error messages."""
 
@@ -49,7 +50,7 @@ class RuleFile:
     disable_line: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleSet:
     """Every rule in force, in load order, plus the effective doom-loop settings and warnings."""
 

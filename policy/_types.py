@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
+
+from policy._values import frozen
 
 
 class Decision(enum.IntEnum):
@@ -80,7 +82,7 @@ TOOL_GROUPS: Mapping[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Request:
     """One tool call to judge.
 
@@ -107,7 +109,7 @@ class Request:
 # Shell facts: what the bash analysis extracts from a command string (policy/_shell.py).
 
 
-@dataclass(frozen=True)
+@frozen
 class Word:
     """One shell word.
 
@@ -126,7 +128,7 @@ class Word:
     tilde: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Redirect:
     """A redirection. ``op`` is the operator as written (``>``, ``>>``, ``<``, ``>|``, ``&>``, ``<>``,
     ``>&``, ``<<<``, ``<<``). ``target`` is None for fd duplications such as ``2>&1``."""
@@ -144,7 +146,7 @@ class Redirect:
         return self.op in {"<", "<>"}
 
 
-@dataclass(frozen=True)
+@frozen
 class SimpleCommand:
     """One simple command found anywhere in the script (top level, pipeline, substitution, loop …).
 
@@ -160,7 +162,7 @@ class SimpleCommand:
     text: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class ShellAnalysis:
     """The result of analysing a script. ``opaque`` lists why parts of it cannot be seen through
     (a parse error, ``$'…'``, a non-literal command name, ``eval`` …); any entry there means the script
@@ -177,7 +179,7 @@ class ShellAnalysis:
 # Classified commands: what the catalog says one simple command does (policy/_commands.py).
 
 
-@dataclass(frozen=True)
+@frozen
 class CommandFacts:
     """What one simple command does.
 
@@ -201,7 +203,7 @@ class CommandFacts:
 # Verdicts.
 
 
-@dataclass(frozen=True)
+@frozen
 class CommandVerdict:
     """The decision for one simple command of a bash request."""
 
@@ -221,7 +223,7 @@ class CommandVerdict:
         }
 
 
-@dataclass(frozen=True)
+@frozen
 class Verdict:
     """The engine's answer: a decision, why, which rule decided (None for the mode fallback), and for
     bash the per-command breakdown. ``note`` carries a coaching message (doom loops)."""

@@ -10,7 +10,7 @@ Also a few small JSON helpers the wire parsers share.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from agent.providers.base import (
     Completion,
@@ -25,11 +25,12 @@ from agent.providers.base import (
     Usage,
 )
 from agent.providers.settings import apply_prices
+from agent.values import record
 
 JSONObject = dict[str, object]
 
 
-@dataclass
+@record
 class _PendingCall:
     id: str
     name: str

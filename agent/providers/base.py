@@ -13,15 +13,17 @@ the ones the provider already retried and gave up on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal, Protocol
+
+from agent.values import frozen, record
 
 Role = Literal["system", "user", "assistant", "tool"]
 Thinking = Literal["off", "low", "medium", "high"]
 THINKING_LEVELS: tuple[Thinking, ...] = ("off", "low", "medium", "high")
 
 
-@dataclass
+@record
 class ToolCall:
     """One tool call the model made. `arguments` is the parsed JSON object; when the model sent text
     that is not a JSON object, `arguments` is {} and `raw_arguments` keeps the text (the loop reports the
@@ -36,7 +38,7 @@ class ToolCall:
     signature: str | None = None
 
 
-@dataclass
+@record
 class Message:
     """One message of the conversation.
 
@@ -57,7 +59,7 @@ class Message:
     is_error: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class ToolSpec:
     """A tool as the model sees it: name, description, JSON schema of the arguments object."""
 
@@ -66,7 +68,7 @@ class ToolSpec:
     parameters: Mapping[str, object]
 
 
-@dataclass
+@record
 class Usage:
     """Token counts of one response (or a sum). cost is in USD when known (reported by the provider,
     e.g. OpenRouter, or computed from configured prices), else None.
@@ -102,7 +104,7 @@ class Usage:
         }
 
 
-@dataclass(frozen=True)
+@frozen
 class CompletionRequest:
     """Everything one model call needs."""
 
@@ -118,7 +120,7 @@ class CompletionRequest:
 StopReason = Literal["end", "tool_calls", "max_tokens", "other"]
 
 
-@dataclass
+@record
 class Completion:
     """The assembled response: the assistant message, its usage, and why it stopped."""
 
@@ -130,17 +132,17 @@ class Completion:
 # ------------------------------------------------------------------------------------------ stream events
 
 
-@dataclass(frozen=True)
+@frozen
 class TextDelta:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ReasoningDelta:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ToolCallBegin:
     """The model started a tool call (arguments follow as ToolCallArgsDelta with the same index)."""
 
@@ -149,13 +151,13 @@ class ToolCallBegin:
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ToolCallArgsDelta:
     index: int
     fragment: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Retrying:
     """A request failed with a retryable error; the provider waits `delay` seconds and tries again."""
 

@@ -29,7 +29,7 @@ Mapping notes:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import httpx
 
@@ -38,6 +38,7 @@ from agent.providers.base import Completion, CompletionRequest, Emit, Message, S
 from agent.providers.retry import RETRYABLE_STATUSES, StreamError, error_text
 from agent.providers.sse import SSEParser
 from agent.providers.wire import EPHEMERAL, HTTPProvider, join_url, new_call_id
+from agent.values import record
 
 FINISH_REASONS: dict[str, StopReason] = {
     "stop": "end",
@@ -155,7 +156,7 @@ def _assistant(message: Message, reasoning_details: bool) -> JSONObject:
     return entry
 
 
-@dataclass
+@record
 class _Slot:
     """A tool call being streamed, by the server's index."""
 

@@ -17,7 +17,6 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
@@ -27,6 +26,7 @@ from agent.errors import ProviderError
 from agent.providers.base import Emit, Retrying, StreamEvent
 from agent.providers.http import request_timeout
 from agent.providers.settings import ProviderSettings
+from agent.values import frozen
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 
@@ -34,7 +34,7 @@ T = TypeVar("T")
 Consume = Callable[[httpx.Response, Emit], Awaitable[T]]
 
 
-@dataclass(frozen=True)
+@frozen
 class RetryPolicy:
     """How often and how long to wait. The n-th retry waits about base_delay * 2**(n-1) (half of it
     random), at most max_delay; a Retry-After from the server wins, capped at max_retry_after."""

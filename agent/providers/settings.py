@@ -6,14 +6,15 @@ carry prices (USD per million tokens), `apply_prices` computes it from the token
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from agent.providers.base import Usage
+from agent.values import frozen
 
 PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 
 
-@dataclass(frozen=True)
+@frozen
 class ProviderSettings:
     """One provider as configured.
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+
+from agent.values import frozen
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True)
+@frozen
 class SSEEvent:
     event: str
     """The `event:` field, "message" when absent."""

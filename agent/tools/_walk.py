@@ -13,18 +13,18 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.tools.base import ToolContext
+from agent.values import frozen
 
 ALWAYS_SKIP = frozenset({".git", "node_modules", "__pycache__", ".venv"})
 
 Specs = tuple[tuple[str, Any], ...]  # (directory, pathspec.GitIgnoreSpec), outermost first
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     path: str  # absolute
     rel: str  # relative to the walk root, "/"-separated

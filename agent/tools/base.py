@@ -10,14 +10,15 @@ malformed argument is a `ToolResult(is_error=True)` the model reads and can act 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal, Protocol
 
 from agent.providers.base import ToolSpec
+from agent.values import record
 
 
-@dataclass
+@record
 class ToolResult:
     """What goes back to the model (`content`), whether it is an error, and details for front ends and
     the session (`meta`: e.g. exit_code, log_path, diff, lines)."""
@@ -27,7 +28,7 @@ class ToolResult:
     meta: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class FileStamp:
     """What a file looked like when this session last read or wrote it."""
 
@@ -36,13 +37,13 @@ class FileStamp:
     digest: str  # sha256 of the bytes
 
 
-@dataclass
+@record
 class TodoItem:
     content: str
     status: Literal["pending", "in_progress", "done"] = "pending"
 
 
-@dataclass
+@record
 class ToolContext:
     """Shared by every tool call of one session.
 

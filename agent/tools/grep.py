@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import threading
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from agent.tools._common import BaseTool
 from agent.tools._files import ToolFailure, display, in_thread, is_binary, resolve_path
 from agent.tools._walk import compile_glob, walk
 from agent.tools.base import ToolContext, ToolResult
+from agent.values import record
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_LINE_CHARS = 400
@@ -48,7 +49,7 @@ SPEC = ToolSpec(
 )
 
 
-@dataclass
+@record
 class _Report:
     out: list[str] = field(default_factory=list)
     shown: int = 0
