@@ -8,7 +8,8 @@ config file pointing a custom provider at the server, sandbox auto. Printed (med
 - peak RSS of the whole process tree (corral + sandbox + commands), sampled every 2 ms from /proc;
 - CPU seconds (user + system of corral and every descendant it waited for, from rusage);
 - wall seconds.
-With --importtime, also the 20 most expensive imports on this path (`python -X importtime`).
+With --importtime, also where start-up time goes (one more run under `python -X importtime`: self time by
+top-level package, the most expensive modules) and where memory goes (RSS after each import stage).
 
 Targets from the issue: under 40 MB and under 0.40 s CPU. Reference figures on this machine for the
 same scenario: Codex CLI 154 MB / 0.40 s CPU, Claude Code 300 MB / 0.67 s, Kimi CLI 128 MB / 3.3 s.
@@ -128,23 +129,65 @@ def one_run(kind: str, base: Path, scratch: Path, url: str) -> tuple[float, floa
     return peak / 1024, cpu, wall, out_path.read_text()
 
 
-def importtime(base: Path, scratch: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(scratch / "home")}
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                           "import agent.cli, agent.cli_agent, agent.headless, agent.config, agent.loop, "
-                           "agent.providers, agent.providers.openai, agent.tools, agent.tools.read, policy; "
-                           "policy.load_engine"],
-                          cwd=base, env=env, capture_output=True, text=True)
-    rows = []
+_STAGES = """
+import sys
+sys.modules["httpx._main"] = None
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096 / 2**20
+print(f"STAGE {rss():.1f} interpreter")
+import trio
+print(f"STAGE {rss():.1f} + trio (attrs, ssl, socket, ...)")
+import httpx, httpcore
+print(f"STAGE {rss():.1f} + httpx, httpcore, h11")
+import agent.headless, agent.loop, agent.gate, agent.audit, agent.config, agent.prompts, agent.tools
+import agent.providers.openai, agent.providers.http, agent.tools.read
+print(f"STAGE {rss():.1f} + corral's agent modules")
+import pathlib, policy
+policy.load_engine(pathlib.Path.cwd())
+print(f"STAGE {rss():.1f} + the policy engine, loaded")
+"""
+
+
+def breakdown(kind: str, base: Path, scratch: Path, url: str) -> None:
+    """Where start-up time goes: one more run of the scenario under `-X importtime` (self time by
+    top-level package, and the most expensive modules). Where memory goes: RSS after each stage of the
+    imports a run makes, in a fresh process."""
+    _push_script(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(HOME=str(scratch / "home"), PYTHONPATH=str(REPO))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    command = [*CORRAL, "--config", str(scratch / "config.toml"), "-p", "Read README.md and summarize it"]
+    if command[0] == str(_SCRIPT):
+        command = [sys.executable, *command]
+    command[1:1] = ["-X", "importtime"]
+    proc = subprocess.run(command, cwd=base, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the importtime run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    by_package: dict[str, int] = {}
+    modules: list[tuple[int, str]] = []
     for line in proc.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             parts = [p.strip() for p in line[len("import time:"):].split("|")]
             if parts[0].isdigit():
-                rows.append((int(parts[1]), parts[2]))
-    rows.sort(reverse=True)
-    print("  most expensive imports (cumulative µs):")
-    for cumulative, name in rows[:20]:
-        print(f"    {cumulative:8d}  {name}")
+                top = parts[2].split(".")[0]
+                top = "corral:" + top if top in ("agent", "policy", "sandbox") else top
+                by_package[top] = by_package.get(top, 0) + int(parts[0])
+                modules.append((int(parts[0]), parts[2]))
+    total = sum(by_package.values())
+    print(f"  import time by top-level package (self ms; {len(modules)} modules, {total / 1000:.0f} ms in all):")
+    for name, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:15]:
+        print(f"    {us / 1000:7.1f}  {name}")
+    print("  most expensive modules (self ms):")
+    for us, name in sorted(modules, reverse=True)[:12]:
+        print(f"    {us / 1000:7.1f}  {name}")
+    stages = subprocess.run([sys.executable, "-c", _STAGES], cwd=base, env=env, capture_output=True, text=True)
+    print("  resident memory after each start-up stage (MB):")
+    for line in stages.stdout.splitlines():
+        _, mb, what = line.split(" ", 2)
+        print(f"    {float(mb):7.1f}  {what}")
+    if stages.returncode != 0:
+        print(f"    (stopped: {stages.stderr.strip().splitlines()[-1]})")
 
 
 def main() -> None:
@@ -170,7 +213,7 @@ def main() -> None:
         print(f"  wall seconds:                 {wall:6.3f} s")
         print(f"  answer: {rows[0][3].strip()[:100]}")
         if opts.importtime:
-            importtime(base, scratch)
+            breakdown(opts.kind, base, scratch, url)
     finally:
         server.kill()
         server.wait()
