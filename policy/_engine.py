@@ -14,7 +14,7 @@ bashlex) load on the first bash request, and matchers compile on first use.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +62,51 @@ class SessionState:
     def approve(self, rules: Iterable[_approvals.Approval]) -> None:
         for approval in rules:
             self.approvals.append((approval.rule, approval.max_kind))
+
+    def export_approvals(self) -> list[dict[str, str]]:
+        """The approvals as JSON-ready objects (``rule``: the rule as TOML, ``max_kind``), for the session log."""
+        return [{"rule": rule.to_toml(), "max_kind": kind.name} for rule, kind in self.approvals]
+
+    def restore_approvals(self, items: Iterable[Mapping[str, object]]) -> list[str]:
+        """Add approvals exported by `export_approvals` (a resumed session). Only what an approval can be is
+        accepted: an allow rule with a ``session-`` id that names one exact command, a command prefix of at
+        least two words, one absolute path, or one non-bash tool. Anything else is skipped; the returned
+        list says what was skipped and why (nothing raises)."""
+        import re
+
+        from policy._errors import PolicyError
+        from policy._matchers import ANY_WORDS, ArgvMatcher, PathsMatcher
+        from policy._rules import parse_rule_text
+
+        wildcard = re.compile(r"(?<!\\)[*?\[]")  # an unescaped glob character
+
+        problems: list[str] = []
+        for number, item in enumerate(items, start=1):
+            text, kind_name = item.get("rule"), item.get("max_kind")
+            if not isinstance(text, str) or not isinstance(kind_name, str) or kind_name not in Kind.__members__:
+                problems.append(f"approval {number}: not a saved approval (needs 'rule' and 'max_kind')")
+                continue
+            try:
+                rules = parse_rule_text(text, path="session approval", source="session", trusted=True).rules
+            except PolicyError as exc:
+                problems.append(f"approval {number}: {exc}")
+                continue
+            rule = rules[0] if len(rules) == 1 else None
+            matcher = rule.matcher if rule is not None else None
+            narrow = rule is not None and rule.id.startswith("session-") and rule.decision is Decision.ALLOW and (
+                (isinstance(matcher, ArgvMatcher) and rule.tools == ("bash",) and ANY_WORDS not in matcher.words
+                 and not wildcard.search(matcher.words[0]) and (matcher.kind == "argv" or len(matcher.words) >= 2))
+                or (isinstance(matcher, PathsMatcher) and len(matcher.patterns) == 1
+                    and matcher.patterns[0].startswith("/") and not wildcard.search(matcher.patterns[0])
+                    and "bash" not in rule.tools)
+                or (matcher is not None and not isinstance(matcher, (ArgvMatcher, PathsMatcher))
+                    and len(rule.tools) == 1 and rule.tools[0].startswith("mcp:"))
+            )
+            if rule is None or not narrow:
+                problems.append(f"approval {number}: not a narrow session approval; skipped")
+                continue
+            self.approvals.append((rule, Kind[kind_name]))
+        return problems
 
 
 class Engine:

@@ -4,6 +4,7 @@ never the real user policy file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -454,6 +455,52 @@ def test_bash_path_outside_gets_path_approval(env: Env) -> None:
     _approve(engine, request, session)
     assert engine.evaluate(request, session).decision is A
     assert engine.evaluate(env.bash(f"cat {env.tmp / 'outside' / 'p.txt'}"), session).decision is Q
+
+
+def test_exported_approvals_restore_into_a_new_session(env: Env) -> None:
+    """A resumed session gets its approvals back: the same requests pass, nothing broader does."""
+    engine = env.engine(user='disable = ["default-ask-git-push"]\n')
+    session = SessionState()
+    outside = env.tmp / "outside" / "new.txt"
+    requests = [env.bash("frobnicate x"), env.bash("rm x.txt"), env.bash("git push origin main"),
+                env.tool("write", outside)]
+    for request in requests:
+        _approve(engine, request, session)
+    saved = json.loads(json.dumps(session.export_approvals()))
+    restored = SessionState()
+    assert restored.restore_approvals(saved) == []
+    assert [(r.id, k) for r, k in restored.approvals] == [(r.id, k) for r, k in session.approvals]
+    for request in requests:
+        assert engine.evaluate(request, restored).decision is A
+    for broader in (env.bash("rm -rf x.txt"), env.bash("git push --force origin main"),
+                    env.tool("write", env.tmp / "outside" / "other.txt")):
+        assert engine.evaluate(broader, restored).decision is Q
+
+
+@pytest.mark.parametrize(
+    ("item", "why"),
+    [
+        ({"rule": '[[rule]]\nid = "session-x"\ntool = "bash"\ndecision = "allow"\nargv = ["**"]\n',
+          "max_kind": "READ"}, "narrow"),
+        ({"rule": '[[rule]]\nid = "session-x"\ntool = "bash"\ndecision = "allow"\nprefix = ["rm"]\n',
+          "max_kind": "DESTRUCTIVE"}, "narrow"),
+        ({"rule": '[[rule]]\nid = "mine"\ntool = "bash"\ndecision = "allow"\nargv = ["ls"]\n',
+          "max_kind": "READ"}, "narrow"),
+        ({"rule": '[[rule]]\nid = "session-x"\ntool = "write"\ndecision = "allow"\npaths = ["/**"]\n',
+          "max_kind": "WRITE"}, "narrow"),
+        ({"rule": '[[rule]]\nid = "session-x"\ntool = "bash"\ndecision = "deny"\nargv = ["ls"]\n',
+          "max_kind": "READ"}, "narrow"),
+        ({"rule": "[[rule]\n", "max_kind": "READ"}, "TOML"),
+        ({"rule": '[[rule]]\nid = "session-x"\ntool = "bash"\ndecision = "allow"\nargv = ["ls"]\n',
+          "max_kind": "HUGE"}, "saved approval"),
+        ({}, "saved approval"),
+    ],
+)
+def test_restore_skips_what_is_not_a_narrow_approval(item: dict[str, str], why: str) -> None:
+    session = SessionState()
+    problems = session.restore_approvals([item])
+    assert session.approvals == []
+    assert len(problems) == 1 and why in problems[0], problems
 
 
 @pytest.mark.parametrize("mode", [Mode.RESTRICTIVE, Mode.READ_ONLY])
