@@ -185,3 +185,16 @@ def test_defining_a_class_is_cheaper_than_a_frozen_dataclass(mod: ModuleType) ->
         dataclasses._create_fn = real  # type: ignore[attr-defined]
     assert ours == ["__init__"]
     assert len(compiled) >= 5
+
+
+def test_the_policy_copy_is_the_same_code() -> None:
+    """policy/ is a leaf library and keeps its own copy; the two must not drift (docstrings may differ)."""
+    import ast
+    import inspect
+
+    def body(mod: ModuleType) -> str:
+        tree = ast.parse(inspect.getsource(mod))
+        tree.body = tree.body[1:]  # the module docstring
+        return ast.dump(tree)
+
+    assert body(agent.values) == body(policy._values)
