@@ -149,17 +149,25 @@ class Lexer:
             if c in " \t\n;&|)":
                 break
             plain = False
-            if c == "\\":
-                i += 2
-            elif c == "'":
-                i = self.squote(i, end)
-            elif c == '"':
-                i = self.dquote(i + 1, end)
-            elif c == "$":
-                i = self.dollar(i, end, False)
-            else:
-                i = self.backtick(i, end, False)
+            i = self.unit(i, end)
         return min(i, end), plain
+
+    def unit(self, i: int, end: int) -> int:
+        """Step over the character at ``i`` outside double quotes: a backslash escape, a quoted string,
+        a ``$`` expansion or a backquote substitution as a whole (analysing what is inside), any other
+        character alone. Returns the position after it."""
+        c = self.s[i]
+        if c == "\\":
+            return i + 2
+        if c == "'":
+            return self.squote(i, end)
+        if c == '"':
+            return self.dquote(i + 1, end)
+        if c == "$":
+            return self.dollar(i, end, False)
+        if c == "`":
+            return self.backtick(i, end, False)
+        return i + 1
 
     def squote(self, i: int, end: int) -> int:
         j = self.s.find("'", i + 1, end)
@@ -267,19 +275,7 @@ class Lexer:
         j = i + 2
         try:
             while j < end and s[j] != "}":
-                c = s[j]
-                if c == "\\":
-                    j += 2
-                elif c == "'":
-                    j = self.squote(j, end)
-                elif c == '"':
-                    j = self.dquote(j + 1, end)
-                elif c == "$":
-                    j = self.dollar(j, end, False)
-                elif c == "`":
-                    j = self.backtick(j, end, False)
-                else:
-                    j += 1
+                j = self.unit(j, end)
         finally:
             self.norec -= 1
             self.depth -= 1
@@ -315,18 +311,8 @@ class Lexer:
                         return i if i + 1 < end and s[i + 1] == ")" else -1
                     depth -= 1
                     i += 1
-                elif c == "\\":
-                    i += 2
-                elif c == "'":
-                    i = self.squote(i, end)
-                elif c == '"':
-                    i = self.dquote(i + 1, end)
-                elif c == "$":
-                    i = self.dollar(i, end, False)
-                elif c == "`":
-                    i = self.backtick(i, end, False)
                 else:
-                    i += 1
+                    i = self.unit(i, end)
             return -1
         finally:
             self.norec -= 1

@@ -196,18 +196,8 @@ class Scanner(Lexer):
                     break
                 depth -= 1
                 i += 1
-            elif c == "\\":
-                i += 2
-            elif c == "'":
-                i = self.squote(i, end)
-            elif c == '"':
-                i = self.dquote(i + 1, end)
-            elif c == "$":
-                i = self.dollar(i, end, False)
-            elif c == "`":
-                i = self.backtick(i, end, False)
             else:
-                i += 1
+                i = self.unit(i, end)
         return min(i, end)
 
     def _case(self, start: int, i: int, end: int) -> int:
