@@ -1,6 +1,9 @@
 """``corral config show`` and ``corral config path``: the effective configuration with where each value came
 from, and where the config file is.
 
+``show`` includes the project layer of the current directory's project (``.corral/config.toml``): its
+trust status, the values it set (source ``project FILE``) and every setting it was refused (untrusted).
+
 Secrets are never printed: an API key shows as ``set (VAR)`` or ``missing (VAR)``; a header value that
 came from ``${VAR}`` or whose name looks like a credential shows as ``***``, and so do passwords and
 secret-looking query parameters in base URLs. A configuration error exits 2 with its message.
@@ -19,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from agent.errors import ConfigError
 
 SETTINGS = ("provider", "model", "mode", "thinking", "sandbox", "sandbox_network", "max_turns", "bash_timeout",
-            "env_allow", "theme")
+            "env_allow", "theme", "context_window", "compact_at")
 PROVIDER_FIELDS = ("kind", "base_url", "api_key", "headers", "timeout", "verify_tls", "max_retries",
                    "context_window", "prices", "model")
 REDACTED = "***"
@@ -38,8 +41,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "show",
         help="print the effective configuration and where each value came from",
         description=(
-            "Print every setting with its source (default, the config file, an environment variable or a "
-            "flag), and the selected provider. Secrets are redacted: API keys show as set or missing."
+            "Print every setting with its source (default, the config file, the project's .corral/config.toml, "
+            "an environment variable or a flag), the selected provider, and the project settings refused because "
+            "the project is not trusted. Secrets are redacted: API keys show as set or missing."
         ),
     )
     show.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
@@ -79,9 +83,10 @@ def run_path(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from agent.config import load_config
+    from agent.project import find_project_root
 
     try:
-        config = load_config(getattr(args, "config", None))
+        config = load_config(getattr(args, "config", None), project_root=find_project_root(Path.cwd()))
     except ConfigError as exc:
         return _fail(exc)
     if getattr(args, "json", False):
@@ -143,7 +148,13 @@ def describe(config: Config) -> dict[str, object]:
         fields: dict[str, object] = {"selected": name == config.provider, "builtin": entry.builtin}
         fields.update({k: {"value": _plain(v), "source": s} for k, (v, s) in _provider_view(config, name).items()})
         providers[name] = fields
-    return {"config_file": str(config.path), "loaded": config.loaded, "settings": settings, "providers": providers}
+    project = None
+    if config.project_root is not None and config.trust is not None:
+        project = {"root": str(config.project_root), "config_file": str(config.project_file),
+                   "loaded": config.project_loaded, "trusted": config.trust.trusted, "trust": config.trust.state,
+                   "reason": config.trust.reason}
+    return {"config_file": str(config.path), "loaded": config.loaded, "project": project, "settings": settings,
+            "providers": providers, "warnings": list(config.warnings)}
 
 
 def _plain(value: object) -> object:
@@ -168,6 +179,9 @@ def render_text(config: Config, *, all_providers: bool = False) -> str:
              if all_providers or n == config.provider or config.providers[n].configured]
     state = "loaded" if config.loaded else "not found, the defaults apply"
     lines = [f"# config file: {config.path} ({state})"]
+    if config.project_file is not None and config.trust is not None:
+        found = "loaded" if config.project_loaded else "not found"
+        lines.append(f"# project config: {config.project_file} ({found}; {config.trust.reason})")
     blocks: list[tuple[str, list[tuple[str, str, str]]]] = [("", rows)]
     for name in shown:
         entry = config.providers[name]
@@ -187,4 +201,6 @@ def render_text(config: Config, *, all_providers: bool = False) -> str:
     others = [n for n in sorted(config.providers) if n not in shown]
     if others:
         lines.extend(["", f"# other providers: {', '.join(others)} (corral config show --all)"])
+    if config.warnings:
+        lines.extend(["", "# refused project settings:", *(f"# {w}" for w in config.warnings)])
     return "\n".join(lines)

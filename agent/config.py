@@ -1,10 +1,17 @@
 """corral's configuration: where the file is, how its layers combine, and what a provider resolves to.
 
-Layers, lowest first: built-in defaults < the config file (TOML) < environment variables (CORRAL_PROVIDER,
-CORRAL_MODEL, CORRAL_MODE, CORRAL_SANDBOX, CORRAL_THINKING) < command-line flags (``overrides``). Every
-effective value remembers the layer it came from in ``Config.sources`` ("default", "file PATH",
-"env VAR", "flag --x"). A model chosen at a lower layer than a *different* provider is not carried over to
-that provider: ``model = "gpt-5.1"`` in the file and ``--provider ollama`` give ollama's default model.
+Layers, lowest first: built-in defaults < the user's config file (TOML) < the project's
+``.corral/config.toml`` < environment variables (CORRAL_PROVIDER, CORRAL_MODEL, CORRAL_MODE, CORRAL_SANDBOX,
+CORRAL_THINKING, CORRAL_CONTEXT_WINDOW) < command-line flags (``overrides``). Every effective value remembers
+the layer it came from in ``Config.sources`` ("default", "file PATH", "project PATH", "env VAR",
+"flag --x"). A model chosen at a lower layer than a *different* provider is not carried over to that
+provider: ``model = "gpt-5.1"`` in the file and ``--provider ollama`` give ollama's default model.
+
+The project file comes with the repository being worked on. Until the user runs ``corral trust`` there
+(``agent/trust.py``) it can only tighten: a stricter mode, the network off, lower limits; every other key
+it sets is refused and reported in ``Config.warnings`` (one line each), never silently dropped. Once
+trusted it may set anything the user's file may. Environment variables and flags are the user's and
+override it either way.
 
 Problems are ``ConfigError``s whose message names the file (or variable, or flag), the key path and what to
 do, in a line or a few. The schema and the error wording live in ``agent/config_schema.py``; docs/CONFIG.md
@@ -24,8 +31,18 @@ from dataclasses import field
 from pathlib import Path
 
 from agent import config_cache
-from agent.config_check import check_settings
-from agent.config_data import DEFAULTS, EMPTY_FILE, ENV_VARS, SETTING_KEYS, FileLayer, describe_source
+from agent.config_check import check_settings, untrusted_settings
+from agent.config_data import (
+    DEFAULTS,
+    EMPTY_FILE,
+    ENV_INT_KEYS,
+    ENV_VARS,
+    PROJECT_CONFIG,
+    PROJECT_RESERVED,
+    SETTING_KEYS,
+    FileLayer,
+    describe_source,
+)
 from agent.config_providers import (
     ProviderEntry,
     build_providers,
@@ -41,6 +58,7 @@ if TYPE_CHECKING:  # the warm path imports neither pydantic nor the provider mod
     from agent.config_schema import ModeName, SandboxName
     from agent.providers.base import Thinking
     from agent.providers.settings import ProviderSettings
+    from agent.trust import TrustStatus
 
 __all__ = [
     "Config",
@@ -54,8 +72,12 @@ __all__ = [
 
 @frozen
 class Config:
-    """The effective configuration. ``path`` is the config file consulted (``loaded`` says whether it
-    existed); ``sources`` maps every dotted key (``mode``, ``providers.local.timeout``) to its layer."""
+    """The effective configuration. ``path`` is the user's config file consulted (``loaded`` says whether it
+    existed); ``sources`` maps every dotted key (``mode``, ``providers.local.timeout``) to its layer.
+
+    ``project_root`` is the project whose ``.corral/config.toml`` was consulted (None: no project layer);
+    ``project_file`` that file (``project_loaded``: it existed); ``trust`` the project's trust status, to
+    give the policy engine and the prompts too; ``warnings`` one line per refused project setting."""
 
     path: Path
     loaded: bool
@@ -69,9 +91,21 @@ class Config:
     bash_timeout: float
     env_allow: tuple[str, ...]
     theme: str
+    context_window: int | None
+    compact_at: float
     providers: Mapping[str, ProviderEntry]
     sources: dict[str, str]
+    project_root: Path | None
+    project_file: Path | None
+    project_loaded: bool
+    trust: TrustStatus | None
+    warnings: tuple[str, ...]
     environ: Mapping[str, str] = field(repr=False, compare=False)
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the project's ``.corral/`` may loosen (``policy.load_engine(root, trusted=...)``)."""
+        return self.trust is not None and self.trust.trusted
 
     def resolve_provider(self, name: str | None = None) -> ProviderSettings:
         """The named (default: the selected) provider, ready to connect. Raises ConfigError for an unknown
@@ -165,20 +199,24 @@ def _parse(path: Path, content: bytes) -> dict[str, object]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}; fix the syntax") from None
 
 
-def _file_layer(path: Path, content: bytes | None, file_where: str,
-                environ: Mapping[str, str]) -> tuple[FileLayer, str | None]:
+def _file_layer(path: Path, content: bytes | None, file_where: str, environ: Mapping[str, str], *,
+                project: bool = False) -> tuple[FileLayer, str | None]:
     """The validated file layer, and the cache key to store it under once the whole configuration proved
-    valid (None: it came from the cache, or there is nothing to cache). A missing file is all defaults."""
+    valid (None: it came from the cache, or there is nothing to cache). A missing file is all defaults. A
+    project file's PROJECT_RESERVED keys are taken out before validation (``FileLayer.reserved``)."""
     if content is None:
         return EMPTY_FILE, None
-    key = config_cache.cache_key(content)
+    key = config_cache.cache_key(content, project=project)
     if key is not None:
         cached = config_cache.load(environ, key)
         if cached is not None:
             return cached, None
     from agent.config_schema import validate_file  # pydantic: only for content not validated before
 
-    return validate_file(_parse(path, content), file_where), key
+    data = _parse(path, content)
+    reserved = tuple(k for k in PROJECT_RESERVED if k in data) if project else ()
+    layer = validate_file({k: v for k, v in data.items() if k not in reserved}, file_where)
+    return (FileLayer(layer.settings, layer.providers, reserved) if reserved else layer), key
 
 
 # ----------------------------------------------------------------------------------------- the layers
@@ -204,15 +242,14 @@ Layer = dict[str, tuple[object, str]]
 """One layer of top-level values: key -> (value, source)."""
 
 
-def _layers(file_settings: Mapping[str, object], file_source: str, environ: Mapping[str, str],
-            overrides: Mapping[str, object]) -> list[Layer]:
-    """The file, environment and command-line layers, lowest first."""
-    file_layer = {k: (v, file_source) for k, v in file_settings.items()}
+def _user_layers(environ: Mapping[str, str], overrides: Mapping[str, object]) -> list[Layer]:
+    """The environment and command-line layers, lowest first."""
     env_layer: Layer = {}
     for var, key in ENV_VARS.items():
-        value = environ.get(var, "").strip()
-        if value:
+        text = environ.get(var, "").strip()
+        if text:
             source = f"env {var}"
+            value: object = int(text) if key in ENV_INT_KEYS and text.isascii() and text.isdigit() else text
             env_layer[key] = (_validated({key: value}, {}, describe_source(source))[key], source)
     given = {k: v for k, v in overrides.items() if v is not None}
     for key in given:
@@ -222,31 +259,85 @@ def _layers(file_settings: Mapping[str, object], file_source: str, environ: Mapp
     where = {k: describe_source(f"flag {flag_name(k)}") for k in given}
     checked = _validated(given, where, "command line") if given else {}
     flag_layer = {k: (v, f"flag {flag_name(k)}") for k, v in checked.items()}
-    return [file_layer, env_layer, flag_layer]
+    return [env_layer, flag_layer]
+
+
+# ------------------------------------------------------------------------------------ the project file
+
+
+@frozen
+class _Project:
+    root: Path
+    path: Path
+    content: bytes | None
+    trust: TrustStatus
+
+
+def _read_project(root: Path, environ: Mapping[str, str]) -> _Project:
+    """The project's config file, read in the same pass that hashes ``.corral/`` for its trust status (so
+    the bytes judged trusted are the bytes applied)."""
+    from agent import trust
+
+    path = root / trust.CORRAL_DIR / PROJECT_CONFIG
+    try:
+        snap = trust.snapshot(root, keep=(PROJECT_CONFIG,))
+    except trust.TrustError as exc:
+        raise ConfigError(str(exc)) from None
+    status = trust.trust_status(root, environ, snap=snap)
+    content = snap.kept.get(PROJECT_CONFIG)
+    if content is None and os.path.lexists(path):  # not a regular file: a symlink (or .corral is one)
+        content = _read(path, None)
+    return _Project(root, path, content, status)
 
 
 def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = None,
-                overrides: Mapping[str, object] | None = None) -> Config:
+                overrides: Mapping[str, object] | None = None, project_root: Path | None = None) -> Config:
     """Read, validate and layer the configuration. ``path`` is ``--config`` (else CORRAL_CONFIG, else the
-    default location); ``env`` defaults to os.environ (it also locates the cache, XDG_CACHE_HOME or HOME);
-    ``overrides`` maps top-level keys to command-line values (None values are ignored). Raises ConfigError."""
+    default location); ``env`` defaults to os.environ (it also locates the cache and the trust file:
+    XDG_CACHE_HOME, XDG_DATA_HOME or HOME); ``overrides`` maps top-level keys to command-line values (None
+    values are ignored); ``project_root`` (``agent.project.find_project_root``) adds the project's
+    ``.corral/config.toml`` as a layer, trusted or not (None: no project layer). Raises ConfigError."""
     environ = dict(os.environ if env is None else env)
     file_path, chosen_by = config_file_path(path, environ)
     content = _read(file_path, chosen_by)
     file_source = f"file {file_path}"
-    file_where = describe_source(file_source)
-    parsed, store_key = _file_layer(file_path, content, file_where, environ)
+    parsed, store_key = _file_layer(file_path, content, describe_source(file_source), environ)
+    project = _read_project(Path(project_root), environ) if project_root is not None else None
+    project_source = f"project {project.path}" if project is not None else ""
+    proj_layer, proj_key = (EMPTY_FILE, None) if project is None else _file_layer(
+        project.path, project.content, describe_source(project_source), environ, project=True)
 
     values: dict[str, object] = dict(DEFAULTS)
     sources = dict.fromkeys(DEFAULTS, "default")
     level: dict[str, int] = {}
-    provider_after = [str(DEFAULTS["provider"])]  # the provider in effect after each layer
-    for index, layer in enumerate(_layers(parsed.settings, file_source, environ, overrides or {}), start=1):
+    provider_after = {0: str(DEFAULTS["provider"])}  # the provider in effect after each layer
+    warnings: list[str] = []
+    provider_layers = [(parsed.providers, file_source)]
+
+    def apply(index: int, layer: Layer) -> None:
         for key, (value, source) in layer.items():
             values[key], sources[key], level[key] = value, source, index
-        provider_after.append(str(values["provider"]))
+        provider_after[index] = str(values["provider"])
 
-    providers = build_providers(parsed.providers, file_source, file_where, sources)
+    apply(1, {k: (v, file_source) for k, v in parsed.settings.items()})
+    if project is not None and project.trust.state in ("damaged", "unusable"):
+        warnings.append(f"project {project.root}: {project.trust.reason}")
+    if project is not None and project.trust.trusted:
+        if proj_layer.reserved:
+            raise ConfigError(f"{describe_source(project_source)}: {proj_layer.reserved[0]}: MCP servers are not "
+                              "supported yet; remove the key")
+        apply(2, {k: (v, project_source) for k, v in proj_layer.settings.items()})
+        provider_layers.append((proj_layer.providers, project_source))
+    elif project is not None:
+        window = parsed.providers.get(str(values["provider"]), {}).get("context_window")
+        applied, refused = untrusted_settings(proj_layer, project.path, values,
+                                              window if isinstance(window, int) else None)
+        apply(2, {k: (v, project_source) for k, v in applied.items()})
+        warnings.extend(refused)
+    for index, layer in enumerate(_user_layers(environ, overrides or {}), start=3):
+        apply(index, layer)
+
+    providers = build_providers(provider_layers, sources)
     provider = str(values["provider"])
     if provider not in providers:
         raise ConfigError(f"{describe_source(sources['provider'])}: provider: unknown provider {provider!r}; known "
@@ -261,15 +352,24 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     env_allow = tuple(str(v) for v in values["env_allow"])  # type: ignore[attr-defined]
     check_env_allow(env_allow, providers, describe_source(sources["env_allow"]))
     expand_headers(providers[provider], environ, sources)
-    if store_key is not None:  # the file passed every check: later runs need not validate it again
-        config_cache.store(environ, store_key, parsed)
+    for key, layer_to_store in ((store_key, parsed), (proj_key, proj_layer)):
+        if key is not None:  # the file passed every check: later runs need not validate it again
+            config_cache.store(environ, key, layer_to_store)
+    window = values["context_window"]
     return Config(
         path=file_path, loaded=content is not None, provider=provider, model=str(values["model"]),
         mode=values["mode"], thinking=values["thinking"], sandbox=values["sandbox"],  # type: ignore[arg-type]
         sandbox_network=bool(values["sandbox_network"]), max_turns=int(values["max_turns"]),  # type: ignore[call-overload]
         bash_timeout=float(values["bash_timeout"]),  # type: ignore[arg-type]
-        env_allow=env_allow, theme=str(values["theme"]), providers=providers, sources=sources,
-        environ=environ,
+        env_allow=env_allow, theme=str(values["theme"]),
+        context_window=int(window) if isinstance(window, int) else None,
+        compact_at=float(values["compact_at"]),  # type: ignore[arg-type]
+        providers=providers, sources=sources,
+        project_root=None if project is None else project.root,
+        project_file=None if project is None else project.path,
+        project_loaded=project is not None and project.content is not None,
+        trust=None if project is None else project.trust,
+        warnings=tuple(warnings), environ=environ,
     )
 
 

@@ -59,13 +59,15 @@ def _code() -> bytes:
     return _code_digest
 
 
-def cache_key(content: bytes) -> str | None:
-    """The key of a config file's content, or None when the config source cannot be read (no caching)."""
+def cache_key(content: bytes, *, project: bool = False) -> str | None:
+    """The key of a config file's content, or None when the config source cannot be read (no caching). A
+    project file (``.corral/config.toml``) gets keys of its own: it is validated a little differently
+    (``FileLayer.reserved``)."""
     try:
         code = _code()
     except OSError:
         return None
-    return hashlib.sha256(code + content).hexdigest()
+    return hashlib.sha256(code + (b"project\0" if project else b"user\0") + content).hexdigest()
 
 
 def entry_path(environ: Mapping[str, str], key: str) -> Path:
@@ -96,7 +98,10 @@ def store(environ: Mapping[str, str], key: str, layer: FileLayer) -> None:
     import tempfile
 
     directory = cache_dir(environ)
-    entry = {"format": FORMAT, "key": key, "layer": {"settings": layer.settings, "providers": layer.providers}}
+    data: dict[str, object] = {"settings": layer.settings, "providers": layer.providers}
+    if layer.reserved:
+        data["reserved"] = list(layer.reserved)
+    entry = {"format": FORMAT, "key": key, "layer": data}
     try:
         text = json.dumps(entry, allow_nan=False, indent=1)
     except (TypeError, ValueError):

@@ -20,7 +20,7 @@ SANDBOXES: tuple[str, ...] = ("auto", "bwrap", "zerobox", "none")
 """The values of ``ProviderKind``, ``ModeName``, ``ThinkingName`` and ``SandboxName`` (config_schema)."""
 
 SETTING_KEYS: tuple[str, ...] = ("provider", "model", "mode", "thinking", "sandbox", "sandbox_network",
-                                 "max_turns", "bash_timeout", "env_allow", "theme")
+                                 "max_turns", "bash_timeout", "env_allow", "theme", "context_window", "compact_at")
 """The top-level keys, in the order of the fields of ``config_schema.Settings``."""
 
 PROVIDER_KEYS: tuple[str, ...] = ("kind", "base_url", "api_key_env", "headers", "timeout", "verify_tls",
@@ -70,8 +70,11 @@ DEFAULTS: dict[str, object] = {
     "bash_timeout": 120.0,
     "env_allow": (),
     "theme": "dark",
+    "context_window": None,
+    "compact_at": 0.85,
 }
-"""Top-level defaults; ``model`` is missing on purpose: its default is the chosen provider's."""
+"""Top-level defaults; ``model`` is missing on purpose: its default is the chosen provider's. A
+``context_window`` of None means the provider's (or model's) own known window."""
 
 ENV_VARS: dict[str, str] = {
     "CORRAL_PROVIDER": "provider",
@@ -79,8 +82,25 @@ ENV_VARS: dict[str, str] = {
     "CORRAL_MODE": "mode",
     "CORRAL_SANDBOX": "sandbox",
     "CORRAL_THINKING": "thinking",
+    "CORRAL_CONTEXT_WINDOW": "context_window",
 }
-"""Environment variables that set a top-level key (between the config file and the command line)."""
+"""Environment variables that set a top-level key (between the config files and the command line)."""
+
+ENV_INT_KEYS: frozenset[str] = frozenset({"context_window"})
+"""Keys whose environment value is read as an integer when it is all ASCII digits (else it stays a string,
+and validation reports it as one)."""
+
+PROJECT_CONFIG = "config.toml"
+"""The project config file, relative to the project's ``.corral/`` directory."""
+
+PROJECT_RESERVED: tuple[str, ...] = ("mcp", "mcp_servers")
+"""Keys a project file may hold that corral does not implement yet. An untrusted project's are refused and
+reported; a trusted project's are an error, as in the user's file (an unknown key)."""
+
+TIGHTENING_KEYS: tuple[str, ...] = ("mode", "sandbox_network", "max_turns", "bash_timeout", "context_window",
+                                    "compact_at", "sandbox")
+"""The keys an untrusted project file may set, and only to tighten (``config_check.tightens``); every other
+key of an untrusted project file is refused and reported."""
 
 
 @frozen
@@ -92,6 +112,8 @@ class FileLayer:
 
     settings: dict[str, object]
     providers: dict[str, dict[str, object]]
+    reserved: tuple[str, ...] = ()
+    """PROJECT_RESERVED keys a project file holds (taken out before validation; never in a user file)."""
 
 
 EMPTY_FILE = FileLayer({}, {})
@@ -99,9 +121,12 @@ EMPTY_FILE = FileLayer({}, {})
 
 
 def describe_source(source: str) -> str:
-    """'file P' -> 'config file P', 'env V' -> 'environment variable V', 'flag --x' -> 'command-line flag --x'."""
+    """'file P' -> 'config file P', 'project P' -> 'project config file P', 'env V' -> 'environment variable
+    V', 'flag --x' -> 'command-line flag --x'."""
     kind, _, rest = source.partition(" ")
-    return {"file": "config file", "env": "environment variable", "flag": "command-line flag"}.get(kind, kind) + \
+    names = {"file": "config file", "project": "project config file", "env": "environment variable",
+             "flag": "command-line flag"}
+    return names.get(kind, kind) + \
         (f" {rest}" if rest else "")
 
 

@@ -9,7 +9,7 @@ plain data (``FileLayer.providers``, already validated by pydantic), so it never
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from agent.config_data import (
     BUILTIN_PROVIDERS,
@@ -44,27 +44,37 @@ class ProviderEntry:
     configured: bool
 
 
-def build_providers(tables: Mapping[str, Mapping[str, object]], file_source: str, file_where: str,
-                    sources: dict[str, str]) -> dict[str, ProviderEntry]:
-    """Every provider: the built-ins (changed by a table of the same name) and the custom tables (validated,
-    as in ``FileLayer.providers``: only the keys the file sets). Records the source of each field in
-    sources (``providers.NAME.FIELD``). Raises ConfigError for what the schema cannot see alone: a custom
-    provider without kind, a built-in given another kind, an unusable name."""
+ProviderTables = Mapping[str, Mapping[str, object]]
+"""``FileLayer.providers``: table name -> the keys one file sets (validated)."""
+
+
+def build_providers(layers: Sequence[tuple[ProviderTables, str]], sources: dict[str, str]) -> dict[str, ProviderEntry]:
+    """Every provider: the built-ins (changed by tables of the same name) and the custom tables. ``layers``
+    are (tables, source) pairs, lowest first (the user's file, then a trusted project file): a later table
+    changes the fields it sets. Records the source of each field in sources (``providers.NAME.FIELD``).
+    Raises ConfigError for what the schema cannot see alone: a custom provider without kind, a built-in
+    given another kind, an unusable name."""
+    merged: dict[str, dict[str, tuple[object, str]]] = {}
+    table_source: dict[str, str] = {}  # the last file with a table of each name
+    for tables, source in layers:
+        for name, table in tables.items():
+            if not PROVIDER_NAME_RE.match(name):
+                raise ConfigError(f"{describe_source(source)}: {key_path(('providers', name))}: not a usable "
+                                  "provider name; use letters, digits, '-', '_' or '.'")
+            merged.setdefault(name, {}).update({key: (value, source) for key, value in table.items()})
+            table_source[name] = source
     entries: dict[str, ProviderEntry] = {}
-    for name in [*BUILTIN_PROVIDERS, *(n for n in tables if n not in BUILTIN_PROVIDERS)]:
-        table = tables.get(name)
+    for name in [*BUILTIN_PROVIDERS, *(n for n in merged if n not in BUILTIN_PROVIDERS)]:
+        given: dict[str, tuple[object, str]] = merged.get(name, {})
         builtin = BUILTIN_PROVIDERS.get(name)
         prefix = f"providers.{name}"
-        if table is not None and not PROVIDER_NAME_RE.match(name):
-            raise ConfigError(f"{file_where}: {key_path(('providers', name))}: not a usable provider name; "
-                              "use letters, digits, '-', '_' or '.'")
-        kind = table.get("kind") if table is not None else None
+        kind, kind_source = given.get("kind", (None, ""))
         if builtin is None and kind is None:
-            raise ConfigError(f"{file_where}: {prefix}.kind: required for a custom provider; add kind = "
-                              f"\"openai\" (or {', '.join(k for k in KINDS if k != 'openai')})")
+            raise ConfigError(f"{describe_source(table_source[name])}: {prefix}.kind: required for a custom "
+                              f"provider; add kind = \"openai\" (or {', '.join(k for k in KINDS if k != 'openai')})")
         if builtin is not None and kind is not None and kind != builtin.kind:
-            raise ConfigError(f"{file_where}: {prefix}.kind: {name} is the built-in {builtin.kind} provider; "
-                              f"remove kind, or give your {kind} provider another table name")
+            raise ConfigError(f"{describe_source(kind_source)}: {prefix}.kind: {name} is the built-in {builtin.kind} "
+                              f"provider; remove kind, or give your {kind} provider another table name")
         base = builtin or BUILTIN_PROVIDERS[_first_of_kind(str(kind))]
         fields: dict[str, object] = {
             "kind": base.kind, "base_url": base.base_url, "model": base.model, "headers": {},
@@ -73,14 +83,14 @@ def build_providers(tables: Mapping[str, Mapping[str, object]], file_source: str
         }
         for key in fields:
             sources[f"{prefix}.{key}"] = "default"
-        for key, value in (table or {}).items():
+        for key, (value, source) in given.items():
             if key == "api_key_env":
                 value = (value,)
             elif key in ("headers", "prices"):
                 value = dict(value)  # type: ignore[call-overload]
             fields[key] = value
-            sources[f"{prefix}.{key}"] = file_source
-        entries[name] = ProviderEntry(name=name, builtin=builtin is not None, configured=table is not None,
+            sources[f"{prefix}.{key}"] = source
+        entries[name] = ProviderEntry(name=name, builtin=builtin is not None, configured=name in merged,
                                       **fields)  # type: ignore[arg-type]
     return entries
 

@@ -133,6 +133,8 @@ class Settings(BaseModel):
     bash_timeout: float | None = _Seconds
     env_allow: list[str] | None = None
     theme: str | None = Field(default=None, min_length=1)
+    context_window: int | None = Field(default=None, gt=0)
+    compact_at: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("mode", mode="before")
     @classmethod
