@@ -77,6 +77,28 @@ class Notice:
     text: str
 
 
+@frozen
+class Compacted:
+    """The conversation was compacted to fit the model's context window (agent/compaction.py).
+
+    The `replaced` earliest messages were replaced by ONE user message whose content is `summary` (the
+    model's summary, or a note that they were dropped when no summary could be made: `dropped`); the
+    `kept` messages after them are unchanged. A session is rebuilt from this event alone:
+    `[Message("user", summary), *messages[replaced:]]`. tokens_before/after are estimates of the whole
+    request; reason: auto (the window was nearly full), overflow (the provider refused the request), or
+    what the caller passed (user, ...); usage: the summarising request's (None when it failed).
+    """
+
+    summary: str
+    replaced: int
+    kept: int
+    tokens_before: int
+    tokens_after: int
+    reason: str
+    dropped: bool = False
+    usage: Usage | None = None
+
+
 StopKind = Literal["done", "max_turns", "error", "cancelled"]
 
 
@@ -103,6 +125,7 @@ Event = (
     | ToolOutput
     | ToolFinished
     | Notice
+    | Compacted
     | RunFinished
 )
 

@@ -6,6 +6,11 @@ never prints. What changes its behaviour is what is passed in (provider, tools, 
 subclass. Independent read-only calls of one model turn run concurrently; anything that writes or asks
 runs alone, in the order the model gave. A tool's failure is a result the model reads, never a crash;
 only cancellation (Ctrl-C, a timeout, a closed front end) ends a run early, and it propagates.
+
+The context window (agent/compaction.py): before each model request, when the estimated request reaches
+compact_at of the window, the older messages are summarised first. When the provider refuses a request
+as too long for the window (known or not), the loop compacts and retries once, then cuts the biggest tool
+results and retries once more, then gives up with a clear error.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ from dataclasses import field
 
 import trio
 
+from agent import compaction
+from agent.compaction import ContextMeter
 from agent.errors import ProviderError
 from agent.events import (
     AssistantMessage,
+    Compacted,
     Event,
+    Notice,
     PolicyChecked,
     RunFinished,
     ToolFinished,
@@ -27,7 +36,16 @@ from agent.events import (
     TurnStarted,
 )
 from agent.gate import Gate
-from agent.providers.base import CompletionRequest, Message, Provider, StreamEvent, Thinking, ToolCall, Usage
+from agent.providers.base import (
+    Completion,
+    CompletionRequest,
+    Message,
+    Provider,
+    StreamEvent,
+    Thinking,
+    ToolCall,
+    Usage,
+)
 from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.values import record
 
@@ -48,9 +66,15 @@ class Agent:
     max_tokens: int | None = None
     messages: list[Message] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    context_window: int | None = None
+    compact_at: float = 0.85
+    meter: ContextMeter = field(default_factory=ContextMeter)
 
     def __post_init__(self) -> None:
         self._by_name: dict[str, Tool] = {t.spec.name: t for t in self.tools}
+        self._learned_window: int | None = None  # an upper bound learned from a refused request
+        self._compacted_len = -1  # len(messages) right after the latest compaction
+        self._run_usage: Usage | None = None
         if self.ctx.on_output is None:
             self.ctx.on_output = self._tool_output
 
@@ -64,20 +88,18 @@ class Agent:
         """Run one user prompt to completion. Raises trio.Cancelled when cancelled (after the session's
         messages were updated with what happened so far)."""
         self.messages.append(Message("user", prompt))
-        run_usage = Usage()
+        run_usage = self._run_usage = Usage()
+        try:
+            return await self._turns(run_usage)
+        finally:
+            self._run_usage = None
+
+    async def _turns(self, run_usage: Usage) -> RunFinished:
         text = ""
         for turn in range(1, self.max_turns + 1):
             self.emit(TurnStarted(turn))
-            request = CompletionRequest(
-                model=self.model,
-                system=self.system,
-                messages=list(self.messages),
-                tools=[t.spec for t in self.tools],
-                thinking=self.thinking,
-                max_tokens=self.max_tokens,
-            )
             try:
-                completion = await self.provider.stream(request, self._relay)
+                completion = await self._complete()
             except ProviderError as exc:
                 return self._finish(RunFinished(text, "error", turn, run_usage, str(exc)))
             run_usage.add(completion.usage)
@@ -102,6 +124,100 @@ class Agent:
     def _finish(self, result: RunFinished) -> RunFinished:
         self.emit(result)
         return result
+
+    # ------------------------------------------------------------------------------------ the context window
+
+    @property
+    def window(self) -> int | None:
+        """The context window in tokens: configured, or learned from a refused request, or None."""
+        return self.context_window or self._learned_window
+
+    def _request(self, messages: list[Message] | None = None) -> CompletionRequest:
+        return CompletionRequest(
+            model=self.model,
+            system=self.system,
+            messages=list(self.messages if messages is None else messages),
+            tools=[t.spec for t in self.tools],
+            thinking=self.thinking,
+            max_tokens=self.max_tokens,
+        )
+
+    async def compact(self, reason: str = "user", *, keep_tokens: int | None = None) -> Compacted | None:
+        """Summarise the older messages and keep the recent ones (see agent/compaction.py); emits and returns
+        the Compacted event, or None when there is nothing to compact. Never raises but Cancelled. For
+        `--compact` and `/compact` (reason "user"); the loop calls it with "auto" and "overflow"."""
+        event = await compaction.compact(
+            self.provider, self.model, self.messages, reason=reason, window=self.window, meter=self.meter,
+            request_for=self._request, emit=self.emit, keep_tokens=keep_tokens,
+        )
+        self._compacted_len = len(self.messages)
+        if event is not None and event.usage is not None:
+            self.usage.add(event.usage)
+            if self._run_usage is not None:
+                self._run_usage.add(event.usage)
+        return event
+
+    async def _complete(self) -> Completion:
+        """One model response to the conversation as it stands: compact first when the window is nearly
+        full; when the provider refuses the request as too long, compact, then cut tool results, then give
+        up (ProviderError)."""
+        window = self.window
+        if (
+            window
+            and len(self.messages) != self._compacted_len
+            and self.meter.estimate(self._request()) >= self.compact_at * window
+        ):
+            await self.compact("auto")
+        remedies = [self._compact_after_overflow, self._shrink_after_overflow]
+        while True:
+            request = self._request()
+            estimate = self.meter.estimate(request)
+            truncated: Completion | None = None
+            try:
+                completion = await self.provider.stream(request, self._relay)
+            except ProviderError as exc:
+                if not exc.context_overflow:
+                    raise
+                problem = str(exc)
+            else:
+                if self.provider.kind != "ollama" or not compaction.silently_truncated(estimate, completion.usage):
+                    self.meter.observe(request, completion.usage)
+                    return completion
+                truncated = completion
+                problem = (
+                    f"{self.provider.name}: the server evaluated only {completion.usage.input_tokens} prompt "
+                    f"tokens of about {estimate}: it cut the conversation to fit its context window (num_ctx)"
+                )
+            if self.context_window is None:
+                self._learned_window = min(self._learned_window or estimate, estimate)
+            applied = False
+            while remedies and not applied:
+                applied = await remedies.pop(0)(estimate)
+            if applied:
+                if truncated is not None:
+                    self.emit(Notice(f"corral: {problem}; the reply was discarded and the request sent again"))
+                continue
+            if truncated is not None:
+                self.emit(Notice(f"corral: {problem}; the reply may have missed the start of the conversation"))
+                return truncated
+            raise ProviderError(
+                f"{problem}\ncorral could not make the conversation fit the model's context window (it "
+                "compacted the conversation and cut long tool results). Start a new session, use a model with "
+                "a larger context window, or raise the server's context size (Ollama num_ctx, llama.cpp "
+                "--ctx-size)",
+                context_overflow=True,
+            )
+
+    async def _compact_after_overflow(self, estimate: int) -> bool:
+        return await self.compact("overflow") is not None
+
+    async def _shrink_after_overflow(self, estimate: int) -> bool:
+        target = int(0.7 * min(self.window or estimate, estimate))
+        excess = max(self.meter.estimate(self._request()) - target, estimate // 4)
+        count = compaction.shrink_tool_results(self.messages, excess, self.meter)
+        if count:
+            self.emit(Notice(f"corral: cut the middle out of {count} long tool result(s) to fit the context window"))
+        return count > 0
 
     # ------------------------------------------------------------------------------------ tool calls
 

@@ -8,6 +8,15 @@ event was emitted, a failure is final: retrying would repeat text the user alrea
 
 Other HTTP errors are final at once and become a `ProviderError` carrying the provider's own message and
 the status; 401/403 name the variable the API key came from.
+
+A request the server refuses because the prompt does not fit the model's context window is never retried
+as is, whatever its status: it becomes a `ProviderError` with `context_overflow=True`, and the core loop
+compacts the conversation (agent/compaction.py). `is_context_overflow` knows each wire format's shape:
+OpenAI `context_length_exceeded` / "maximum context length" (also OpenRouter and vLLM), Anthropic
+`invalid_request_error` "prompt is too long" (and 413 `request_too_large`), Gemini "The input token count
+(N) exceeds the maximum number of tokens allowed (M)", Ollama "the input length exceeds the context
+length", llama.cpp `exceed_context_size_error` "request (N tokens) exceeds the available context size",
+LM Studio "... context length of only N tokens, which is not enough".
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
@@ -29,6 +39,35 @@ from agent.providers.settings import ProviderSettings
 from agent.values import frozen
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
+
+_OVERFLOW = (  # compiled on first use (re caches it), not at import
+    r"context_length_exceeded"  # OpenAI's error code
+    r"|exceed_context_size_error"  # llama.cpp server's error type
+    r"|maximum context length"  # OpenAI, OpenRouter, vLLM, Mistral, LiteLLM
+    r"|context (?:length|window) (?:exceeded|is full|full)"
+    r"|reduce the length of the (?:messages|prompt|input)"
+    r"|prompt is too long"  # Anthropic (also relayed by OpenRouter and Vertex)
+    r"|input is too long"  # Anthropic on Bedrock
+    r"|exceeds the maximum number of tokens"  # Gemini
+    r"|input token count.{0,40}exceeds"  # Gemini
+    r"|exceed(?:s|ed)? (?:the )?(?:available |maximum |model'?s? )?context"  # llama.cpp, Ollama, LM Studio
+    r"|context size"  # llama.cpp, LM Studio ("context size has been exceeded")
+    r"|context length of only"  # LM Studio
+    r"|too many tokens"
+    r"|prompt too long"
+)
+_NOT_OVERFLOW = r"rate.?limit|per minute|please wait|quota"
+
+
+def is_context_overflow(status: int | None, text: str) -> bool:
+    """Whether an error (HTTP status, the body or message) says the prompt does not fit the model's context
+    window. 429 never does (rate limits speak of tokens too); 413 always does (the request is too big)."""
+    if status == 429 or status in (401, 403):
+        return False
+    if status == 413:
+        return True
+    lowered = text.lower()
+    return bool(re.search(_OVERFLOW, lowered)) and not re.search(_NOT_OVERFLOW, lowered)
 
 T = TypeVar("T")
 Consume = Callable[[httpx.Response, Emit], Awaitable[T]]
@@ -129,6 +168,8 @@ async def _attempt(
                 raise _status_failure(response, url, settings, policy)
             return await consume(response, tracker)
     except StreamError as exc:
+        if is_context_overflow(exc.status, exc.message):
+            raise ProviderError(f"{settings.name}: {exc.message}", status=exc.status, context_overflow=True) from exc
         if exc.retryable and not tracker.started:
             raise _Retry(exc.message, status=exc.status) from exc
         raise ProviderError(f"{settings.name}: {exc.message}", status=exc.status, retryable=exc.retryable) from exc
@@ -151,6 +192,8 @@ def _describe(exc: Exception, url: str) -> str:
 def _status_failure(response: httpx.Response, url: str, settings: ProviderSettings, policy: RetryPolicy) -> Exception:
     status = response.status_code
     message = error_message(response)
+    if is_context_overflow(status, response.text):
+        return ProviderError(f"{settings.name}: HTTP {status}: {message}", status=status, context_overflow=True)
     if status in RETRYABLE_STATUSES:
         retry_after = parse_retry_after(response.headers, policy.max_retry_after)
         return _Retry(f"HTTP {status}: {message}", status=status, retry_after=retry_after)
