@@ -24,15 +24,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from agent import cli_config, cli_policy, cli_sandbox
+    from agent import cli_config, cli_policy, cli_prompts, cli_sandbox, cli_sessions, cli_trust
 
     cli_policy.add_parser(sub)
     cli_sandbox.add_parser(sub)
     cli_config.add_parser(sub)
+    cli_sessions.add_parser(sub)
+    cli_trust.add_parser(sub)
+    cli_prompts.add_parser(sub)
     return parser
 
 
-SUBCOMMANDS = ("policy", "sandbox", "config")
+SUBCOMMANDS = ("policy", "sandbox", "config", "sessions", "trust", "prompts")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

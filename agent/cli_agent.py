@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="corral",
         description="A terminal coding agent where every tool call passes a policy engine and every command "
-        "runs in a sandbox. Subcommands: policy, sandbox, config (corral COMMAND --help).",
+        "runs in a sandbox. Subcommands: policy, sandbox, config, sessions, trust, prompts (corral COMMAND --help).",
     )
     p.add_argument("-p", "--print", dest="prompt", metavar="PROMPT",
                    help="run this prompt to completion and print the answer (`-p -` reads the prompt from stdin; "
@@ -47,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bypass the policy engine entirely (commands still run in the sandbox)")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "zerobox", "none"), help="sandbox backend (default auto)")
     p.add_argument("--sandbox-network", action="store_true", default=None, help="allow network inside the sandbox")
+    p.add_argument("--prompt", dest="prompt_name", metavar="NAME",
+                   help="system prompt from the library: code (default), plan, review, debug, ask, … "
+                   "(`corral prompts` lists them)")
+    p.add_argument("-n", "--no-context-files", action="store_true",
+                   help="do not add AGENTS.md, CLAUDE.md and ARCHITECTURE.md to the system prompt")
+    sessions = p.add_mutually_exclusive_group()
+    sessions.add_argument("-c", "--continue", dest="continue_session", action="store_true",
+                          help="resume the latest session of this project")
+    sessions.add_argument("-r", "--resume", action="store_true", help="list this project's sessions and pick one")
+    sessions.add_argument("--session", metavar="ID|NAME", help="resume this session")
+    sessions.add_argument("--no-session", action="store_true", help="keep no session (nothing is saved)")
+    p.add_argument("--name", metavar="NAME", help="name this session (resume it later with --session NAME)")
+    p.add_argument("--compact", action="store_true",
+                   help="summarise the older turns of the resumed session before the prompt (alone: compact and exit)")
     return p
 
 
@@ -85,12 +99,21 @@ def main(argv: list[str]) -> int:
     if args.max_turns is not None and args.max_turns < 1:
         raise UsageError("--max-turns must be at least 1")
     prompt = read_prompt(args)
-    if prompt is None:
+    if args.compact and args.prompt is None and prompt is not None and not prompt.strip():
+        prompt = None  # `corral -c --compact` with an empty stdin (a script, CI): compact only
+    resuming = bool(args.continue_session or args.resume or args.session)
+    if args.compact and not resuming:
+        raise UsageError("--compact works on a resumed session: add -c, -r or --session ID")
+    if args.name is not None and (args.no_session or not args.name.strip() or args.name != args.name.strip()):
+        raise UsageError("--name needs a non-empty name without surrounding spaces, and a session (not --no-session)")
+    if args.compact and args.no_session:
+        raise UsageError("--compact and --no-session do not go together: there is no session to compact")
+    if prompt is None and not args.compact:
         raise UsageError(
             "the interactive terminal UI is not built yet: run a prompt with `corral -p \"...\"` "
             "or pipe one on stdin"
         )
-    if not prompt.strip():
+    if prompt is not None and not prompt.strip():
         raise UsageError("the prompt is empty")
     from agent import headless
 

@@ -3,10 +3,16 @@ approval when the verdict is ask, the audit log.
 
 In one-shot runs there is no one to ask: an ask becomes a denial explained to the model. With
 `--dangerously-skip-permissions` the engine is bypassed entirely (and every call is logged as such).
+
+A prompt with `writes:` (the `plan` prompt) narrows `write` and `edit` to those paths: any other path is
+denied before the engine is asked, and the listed paths are judged in `writes_mode` (the user's own mode,
+at most standard) although the run's mode is stricter. The engine still judges them: a protected path or
+a symlink out of the project stays denied.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import field
 from pathlib import Path
@@ -71,6 +77,9 @@ class Gate:
     bypass: bool = False  # --dangerously-skip-permissions
     sandboxed: bool = True
     session: policy.SessionState | None = field(default=None)
+    writes: tuple[str, ...] = ()  # absolute globs (`**` any depth); empty: no narrowing
+    writes_mode: policy.Mode | None = None
+    on_approval: Callable[[list[dict[str, str]]], None] | None = None  # new session approvals, exported
 
     def __post_init__(self) -> None:
         if self.session is None and self.engine is not None:
@@ -81,20 +90,43 @@ class Gate:
         return self.mode in (policy.Mode.READ_ONLY, policy.Mode.RESTRICTIVE)
 
     def request(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Request:
+        mode = self.mode
+        if self.writes and self.writes_mode is not None and tool in _WRITE_TOOLS and self._listed(args, cwd):
+            mode = self.writes_mode
         return policy.Request(
             tool=tool,
             args=dict(args),
             cwd=cwd,
             project_root=self.project_root,
-            mode=self.mode,
+            mode=mode,
             sandboxed=self.sandboxed,
             read_only_sandbox=self.read_only_sandbox,
         )
+
+    def _listed(self, args: Mapping[str, object], cwd: Path) -> bool:
+        """Whether the call's path is one the prompt's `writes` lists (lexically: the engine then
+        resolves symlinks and judges the real target)."""
+        import os
+
+        raw = args.get("path")
+        if not isinstance(raw, str) or not raw:
+            return False
+        path = os.path.normpath(os.path.join(cwd, os.path.expanduser(raw)))
+        return any(_glob_regex(pattern).fullmatch(path) for pattern in self.writes)
+
+    def _narrowed(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Verdict | None:
+        if not self.writes or tool not in _WRITE_TOOLS or self._listed(args, cwd):
+            return None
+        listed = ", ".join(self.writes)
+        return policy.Verdict(policy.Decision.DENY, f"this prompt may write only {listed}", "prompt-writes")
 
     def verdict(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Verdict:
         """The engine's verdict alone (no approval, no audit): used for read-only pre-checks."""
         if self.bypass or self.engine is None:
             return policy.Verdict(policy.Decision.ALLOW, "permissions bypassed", None)
+        narrowed = self._narrowed(tool, args, cwd)
+        if narrowed is not None:
+            return narrowed
         return self.engine.evaluate(self.request(tool, args, cwd), self.session)
 
     async def check(self, call: ToolCall, tool: str, args: Mapping[str, object], cwd: Path) -> GateResult:
@@ -105,7 +137,7 @@ class Gate:
             self._audit(tool, args, result)
             return result
         request = self.request(tool, args, cwd)
-        verdict = self.engine.evaluate(request, self.session)
+        verdict = self._narrowed(tool, args, cwd) or self.engine.evaluate(request, self.session)
         decision = verdict.decision.label
         if verdict.decision is policy.Decision.ALLOW:
             rules = [r for r in (verdict.rule, *(c.rule for c in verdict.commands)) if r]
@@ -124,7 +156,10 @@ class Gate:
             answer = await self.approver(ApprovalRequest(call, verdict, tuple(p.summary for p in proposals)))
             if answer.allow:
                 if answer.remember and proposals and self.session is not None:
+                    before = len(self.session.approvals)
                     self.session.approve(proposals)
+                    if self.on_approval is not None:
+                        self.on_approval(self.session.export_approvals()[before:])
                 result = GateResult(True, None, decision, verdict.reason, verdict.rule, "user", verdict.note)
             else:
                 message = "Denied by the user." + (f" They said: {answer.message}" if answer.message else "")
@@ -146,3 +181,26 @@ class Gate:
             mode=str(self.mode),
             approved_by=result.approved_by,
         )
+
+
+_WRITE_TOOLS = frozenset({"write", "edit"})
+_globs: dict[str, re.Pattern[str]] = {}
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """An absolute glob as a regex: `**` any depth (also none), `*` and `?` within one component."""
+    found = _globs.get(pattern)
+    if found is None:
+        parts = re.split(r"(\*\*/?|\*|\?)", pattern)
+        out = []
+        for part in parts:
+            if part in ("**", "**/"):
+                out.append("(?:.*/)?" if part == "**/" else ".*")
+            elif part == "*":
+                out.append("[^/]*")
+            elif part == "?":
+                out.append("[^/]")
+            else:
+                out.append(re.escape(part))
+        found = _globs[pattern] = re.compile("".join(out))
+    return found
