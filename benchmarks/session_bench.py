@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,6 +152,55 @@ def append_cost(env: dict[str, str], count: int = 2000) -> tuple[float, float]:
     return statistics.median(times) / 1e6, times[int(len(times) * 0.99)] / 1e6
 
 
+def corral_resume(session_id: str, env: dict[str, str], runs: int) -> tuple[float, float, float]:
+    """The real thing: `corral --session ID -p "continue"` (the installed entry point) in the session's
+    project, answered by the scripted LLM server. Returns median wall seconds, CPU seconds and peak RSS (MB)
+    of corral's process tree: start-up, loading the session, sending the whole resumed conversation."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import oneshot_bench as ob
+
+    project = Path(env["HOME"]) / "proj"
+    (project / ".git").mkdir(parents=True, exist_ok=True)
+    scratch = Path(env["HOME"]).parent
+    (scratch / "empty.json").write_text('{"replies": []}')
+    server, url = ob._start_server(scratch / "empty.json")
+    config = scratch / "config.toml"
+    config.write_text(f'provider = "bench"\nmodel = "bench/model"\n[providers.bench]\nkind = "openai"\n'
+                      f'base_url = "{url}/v1"\n')
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    child_env.update(env, PYTHONPATH=str(REPO))
+    child_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    rows = []
+    try:
+        for _ in range(runs + 1):
+            request = urllib.request.Request(f"{url}/__scripted/replies", method="POST",
+                                             headers={"Content-Type": "application/json"},
+                                             data=json.dumps({"replies": [{"parts": [
+                                                 {"type": "text", "text": "Carrying on."}]}]}).encode())
+            urllib.request.urlopen(request, timeout=10).read()
+            # every run adds one exchange to the session: a negligible part of it
+            t0 = time.perf_counter()
+            proc = subprocess.Popen([*ob.CORRAL, "--config", str(config), "--provider", "bench",
+                                     "--session", session_id, "-p", "continue"],
+                                    cwd=project, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            peak = 0
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                peak = max(peak, ob._tree_rss_kb(proc.pid))
+                time.sleep(0.002)
+            wall = time.perf_counter() - t0
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"corral failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+            rows.append((wall, usage.ru_utime + usage.ru_stime, max(peak, usage.ru_maxrss) / 1024))
+    finally:
+        server.kill()
+        server.wait()
+    rows = rows[1:]
+    return tuple(statistics.median(col) for col in zip(*rows, strict=True))  # type: ignore[return-value]
+
+
 def tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -166,6 +216,7 @@ def main() -> None:
         large, outputs = build_large(env, "20990101-000000-large0")
         a, b = probe(small, env, opts.runs), probe(large, env, opts.runs)
         median, p99 = append_cost(env)
+        real = [corral_resume(sid, env, opts.runs) for sid in ("20990101-000000-small0", "20990101-000000-large0")]
         print(f"corral sessions ({opts.runs} fresh processes per figure, median)")
         for label, path, row in (("2,000 records", small, a), ("20 MB", large, b)):
             size = tree_size(path.parent) / 1e6
@@ -182,6 +233,10 @@ def main() -> None:
               f"{b['rss_load'] - b['rss_base']:.1f} MB to the process, the 2,000-record one "
               f"{a['rss_load'] - a['rss_base']:.1f} MB: it follows the log, not the side files")
         print(f"  append one record: median {median * 1000:.1f} µs, p99 {p99 * 1000:.1f} µs   (target < 1 ms)")
+        print("  corral itself: `corral --session ID -p continue` against the scripted server (start-up, resume, "
+              "one request with the whole conversation)")
+        for label, (wall, cpu, rss) in zip(("2,000 records", "20 MB"), real, strict=True):
+            print(f"    {label:13}  wall {wall * 1000:6.0f} ms   CPU {cpu:.2f} s   peak RSS {rss:5.1f} MB")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
