@@ -274,3 +274,28 @@ def test_prompts_command_lists_the_library(one: Env) -> None:
     as_json = subprocess.run([*argv, "--json"], cwd=e.project, env=e.env(), capture_output=True, text=True)
     names = {json.loads(line)["name"] for line in as_json.stdout.splitlines()}
     assert {"code", "plan", "review", "changelog"} <= names and "house" not in names
+
+
+def test_resume_restores_session_approvals(one: Env) -> None:
+    """An approval given "for this session" (recorded by the interactive UI) holds again after resuming;
+    nothing broader does."""
+    import policy
+    from agent.session import SessionWriter, load_session
+
+    e, server = one, one.server
+    server.set_script([{"parts": [call("bash", command="frobnicate x")]}, {"parts": [text("denied")]}])
+    first = e.run("-p", "run frobnicate", "--output-format", "json")
+    assert first.code == 0, first.err
+    assert "ask → deny" in first.err or "Denied" in e.tool_results(1)
+    [session] = _sessions(e)
+    rule = policy.Rule.exact_command(["frobnicate", "x"], id="session-bash-0123456789",
+                                     reason="approved for this session")
+    with SessionWriter.resume(load_session(session)) as writer:
+        writer.approval({"rule": rule.to_toml(), "max_kind": "UNKNOWN"})
+    server.clear_requests()
+    server.set_script([{"parts": [call("bash", command="frobnicate x")]},
+                       {"parts": [call("bash", command="frobnicate y")]}, {"parts": [text("done")]}])
+    r = e.run("-c", "-p", "again")
+    assert r.code == 0, r.err
+    assert "frobnicate x  [allow]" in r.err, r.err
+    assert "frobnicate y  [ask → deny]" in r.err, r.err
