@@ -17,9 +17,10 @@ import datetime as _dt
 import json
 import os
 import stat
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from agent.linelog import LineLog, private_dirs
 
 MAX_VALUE_BYTES = 2048
 MAX_ARGS = 32
@@ -77,40 +78,26 @@ def _label(value: object) -> str | None:
     return str(inner).lower() if isinstance(inner, str) else str(value).lower()
 
 
-def _makedirs(path: Path) -> None:
-    """Create path and its missing parents with mode 0700 (os.makedirs gives parents the umask default)."""
-    missing: list[Path] = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, 0o700)
-        except FileExistsError:
-            pass
-
-
-class AuditLog:
+class AuditLog(LineLog):
     """An append-only JSONL audit log. ``session`` defaults to the name of the file's directory."""
+
+    label = "audit log"
 
     def __init__(self, path: Path, *, session: str | None = None,
                  on_error: Callable[[str], None] | None = None) -> None:
-        self.path = Path(path)
-        self.session = session if session is not None else self.path.parent.name
-        self.on_error = on_error
-        self.error: str | None = None
-        self._lock = threading.Lock()
-        _makedirs(self.path.parent)
+        path = Path(path)
+        private_dirs(path.parent)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        self._fd: int | None = os.open(self.path, flags, 0o600)
+        fd = os.open(path, flags, 0o600)
         try:
-            st = os.fstat(self._fd)
+            st = os.fstat(fd)
             if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:  # an older file left readable: ours, tighten it
-                os.fchmod(self._fd, 0o600)
+                os.fchmod(fd, 0o600)
         except OSError:
-            os.close(self._fd)
+            os.close(fd)
             raise
+        super().__init__(path, fd, on_error=on_error)
+        self.session = session if session is not None else path.parent.name
 
     def record(self, *, tool: str, args: Mapping[str, object], decision: object, final: object = None,
                reason: str = "", rule: str | None = None, mode: object = None,
@@ -133,47 +120,4 @@ class AuditLog:
             "final": fin, "reason": truncate(reason), "rule": rule, "mode": _label(mode), "approved_by": approved_by,
         }
         line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8", "backslashreplace")
-        return self._write(line)
-
-    def _write(self, line: bytes) -> bool:
-        with self._lock:
-            if self._fd is None:
-                self._report("audit log already closed")
-                return False
-            try:
-                written = os.write(self._fd, line)
-                while written < len(line):  # only on a nearly full disk: finish the line rather than leave it cut
-                    more = os.write(self._fd, line[written:])
-                    if more <= 0:
-                        self._report(f"cannot write the audit log {self.path}: short write")
-                        return False
-                    written += more
-            except OSError as exc:
-                self._report(f"cannot write the audit log {self.path}: {exc.strerror or exc}")
-                return False
-        return True
-
-    def _report(self, message: str) -> None:
-        if self.error is not None:
-            return
-        self.error = message
-        if self.on_error is not None:
-            try:
-                self.on_error(message)
-            except Exception:  # a broken callback must not break the caller either
-                pass
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-
-    def __enter__(self) -> AuditLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return self.write_line(line)

@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
 from pathlib import Path
 
 from agent.errors import UsageError
+from agent.linelog import LineLog, private_dirs
 from agent.providers.base import Message, Usage
 from agent.session_records import (
     BLOB_THRESHOLD,
@@ -75,36 +75,21 @@ def session_dir(session_id: str, env: Mapping[str, str] | None = None) -> Path:
     return sessions_dir(env) / session_id
 
 
-def _makedirs(path: Path) -> None:
-    missing: list[Path] = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, 0o700)
-        except FileExistsError:
-            pass
-
-
 # ------------------------------------------------------------------------------------------------- writing
 
 
-class SessionWriter:
+class SessionWriter(LineLog):
     """Appends records to a session log: ``create`` (a new session), ``resume`` (after load_session) or
     ``reopen`` (a path). ``sync(messages)`` logs a conversation as it grows; one method per record type."""
 
+    label = "session log"
+
     def __init__(self, path: Path, fd: int, *, on_error: Callable[[str], None] | None = None,
                  blob_threshold: int = BLOB_THRESHOLD) -> None:
-        self.path = path
+        super().__init__(path, fd, on_error=on_error)
         self.directory = path.parent
         self.id = path.parent.name
-        self.on_error = on_error
-        self.error: str | None = None
         self.blob_threshold = blob_threshold
-        self._fd: int | None = fd
-        self._lock = threading.Lock()
         self.synced = 0  # how many messages of the caller's conversation are in the log (see sync)
 
     @classmethod
@@ -114,7 +99,7 @@ class SessionWriter:
         """Start ``<sessions dir>/<session_id>/session.jsonl`` with its header. Raises SessionError when the
         session already exists, OSError when the file cannot be created."""
         directory = session_dir(session_id, env)
-        _makedirs(directory)
+        private_dirs(directory)
         path = directory / LOG_NAME
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
@@ -229,48 +214,10 @@ class SessionWriter:
         return self._append("note", {"kind": kind, "data": dict(data or {})})
 
     def _append(self, kind: str, fields: Mapping[str, object]) -> bool:
-        line = dumps({"v": VERSION, "type": kind, "ts": time.time(), **fields})
-        with self._lock:
-            if self._fd is None:
-                self._report(f"the session log {self.path} is already closed")
-                return False
-            try:
-                written = os.write(self._fd, line)
-                while written < len(line):  # only on a nearly full disk: finish the line rather than leave it cut
-                    more = os.write(self._fd, line[written:])
-                    if more <= 0:
-                        self._report(f"cannot write the session log {self.path}: short write")
-                        return False
-                    written += more
-            except OSError as exc:
-                self._report(f"cannot write the session log {self.path}: {exc.strerror or exc}")
-                return False
-        return True
-
-    def _report(self, message: str) -> None:
-        if self.error is not None:
-            return
-        self.error = message
-        if self.on_error is not None:
-            try:
-                self.on_error(message)
-            except Exception:  # a broken callback must not break the caller either
-                pass
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        return self.write_line(dumps({"v": VERSION, "type": kind, "ts": time.time(), **fields}))
 
     def __enter__(self) -> SessionWriter:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _write_small(path: Path, data: bytes) -> None:

@@ -163,16 +163,9 @@ def trusted_projects(environ: Mapping[str, str] | None = None) -> dict[str, Trus
 
 def _private_dir(directory: Path) -> None:
     """Create directory (0700, parents too) unless it exists; refuse a symlink or a non-directory there."""
-    missing: list[Path] = []
-    current = directory
-    while not os.path.lexists(current):
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass
+    from agent.linelog import private_dirs
+
+    private_dirs(directory)
     st = os.lstat(directory)
     if not stat.S_ISDIR(st.st_mode):
         raise TrustError(f"{directory} is {'a symlink' if stat.S_ISLNK(st.st_mode) else 'not a directory'}; "
