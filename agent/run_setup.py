@@ -1,0 +1,293 @@
+"""Everything a run needs, resolved from the command line before trio starts: configuration (with the
+project layer and trust), the session to resume, provider and model, prompt and mode, the policy engine;
+then `build(emit)` makes the Agent (gate, tools, context files, system prompt) and starts the session log,
+whose recorder follows the run's events. Shared by the one-shot front end (headless.py) and the terminal UI.
+
+Resuming (-c, -r, --session) restores history, mode, prompt, model, thinking, todo list and session
+approvals; flags (and environment variables) given now win. `--no-session` writes no session log (the
+audit log of decisions is still kept: every decision is audited).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.errors import ConfigError, UsageError
+from agent.events import (
+    AssistantMessage,
+    Compacted,
+    Event,
+    Notice,
+    RunFinished,
+    ToolFinished,
+    TurnStarted,
+)
+from agent.providers.base import THINKING_LEVELS, Usage
+
+if TYPE_CHECKING:
+    from agent.audit import AuditLog
+    from agent.gate import Gate
+    from agent.loop import Agent
+    from agent.session import LoadedSession, SessionSummary, SessionWriter
+
+
+def new_session_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+
+class RunSetup:
+    """Everything a run needs, resolved before trio starts (so configuration errors exit 2 at once)."""
+
+    def __init__(self, args: argparse.Namespace, overrides: dict[str, object]) -> None:
+        from agent.config import load_config
+        from agent.project import find_project_root
+
+        self.args = args
+        self.cwd = Path.cwd().resolve()
+        self.project_root = find_project_root(self.cwd)
+        self.config = load_config(Path(args.config) if args.config else None, overrides=overrides,
+                                  project_root=self.project_root)
+        self.loaded = self._resumed()
+        self.session_id = self.loaded.id if self.loaded is not None else new_session_id()
+        provider, model = self._provider_and_model()
+        self.settings = self.config.resolve_provider(provider)
+        self.model: str = model or self.settings.model
+        self._choose_prompt_and_mode()
+        self._agent: Agent | None = None
+        self._audit: AuditLog | None = None
+        self._writer: SessionWriter | None = None
+
+    def _resumed(self) -> LoadedSession | None:
+        """The session -c, -r or --session names (None for a new one). Another project's session is refused:
+        its history talks about files that are not here."""
+        args = self.args
+        if not (args.continue_session or args.resume or args.session):
+            return None
+        from agent.session import latest_session, load_session, resolve_session
+
+        if args.continue_session:
+            found = latest_session(self.project_root)
+            if found is None:
+                raise UsageError(f"no session to continue in {self.project_root}; start one with corral -p \"...\"")
+        elif args.resume:
+            from agent.cli_sessions import choose_session
+
+            found = _pick(choose_session, self.project_root)
+            if found is None:
+                raise UsageError("no session chosen")
+        else:
+            found = resolve_session(str(args.session))
+        loaded = load_session(found.path)
+        if Path(loaded.project) != self.project_root:
+            raise UsageError(f"session {loaded.id} belongs to {loaded.project}; run corral there to resume it "
+                             f"(this project is {self.project_root})")
+        return loaded
+
+    def _from_flag_or_env(self, key: str) -> bool:
+        source = self.config.sources.get(key, "default")
+        return source.startswith(("flag", "env"))
+
+    def _provider_and_model(self) -> tuple[str | None, str | None]:
+        """The session's provider and model when resuming, unless --provider/--model (or their variables)
+        say otherwise; else the configuration's."""
+        loaded = self.loaded
+        if loaded is None or loaded.provider is None or self._from_flag_or_env("provider"):
+            model = self.config.model or None
+            return None, model
+        if loaded.provider not in self.config.providers:
+            raise UsageError(f"session {loaded.id} used provider {loaded.provider!r}, which is not configured "
+                             "any more; choose one with --provider NAME --model MODEL")
+        model = self.config.model if self._from_flag_or_env("model") else loaded.model
+        return loaded.provider, model or None
+
+    def _choose_prompt_and_mode(self) -> None:
+        """The prompt, the run's mode and the policy engine, before trio starts: a bad name or rule file
+        is a usage error (exit 2) with its own message."""
+        import os
+
+        import policy
+        from agent.prompts import effective_mode, select_prompt
+
+        loaded = self.loaded
+        name = self.args.prompt_name or (loaded.prompt if loaded is not None else None) or "code"
+        self.prompt = select_prompt(name, self.project_root, os.environ, trusted=self.config.trusted)
+        self.user_mode = policy.Mode.parse(self._mode_name())
+        self.mode = policy.Mode.parse(effective_mode(str(self.user_mode), self.prompt.mode))
+        self.engine: policy.Engine | None = None
+        if not self.args.dangerously_skip_permissions:
+            try:
+                self.engine = policy.load_engine(self.project_root, trusted=self.config.trusted)
+            except policy.PolicyError as exc:
+                raise ConfigError(str(exc)) from None
+
+    def _mode_name(self) -> str:
+        loaded = self.loaded
+        if loaded is not None and loaded.mode and not self._from_flag_or_env("mode") \
+                and not self.config.sources.get("mode", "").startswith("project"):
+            return loaded.mode
+        return str(self.config.mode)
+
+    def build(self, emit: Callable[[Event], None]) -> Agent:
+
+        import policy
+        from agent.audit import AuditLog, default_audit_path
+        from agent.context_files import collect_context, render
+        from agent.gate import Gate
+        from agent.loop import Agent
+        from agent.prompts import system_prompt, writes_patterns
+        from agent.providers import make_provider
+        from agent.tools import builtin_tools
+        from agent.tools.base import ToolContext
+
+        config, loaded = self.config, self.loaded
+        for warning in config.warnings:
+            emit(Notice(f"corral: {warning}"))
+        prompt, user_mode, mode, engine = self.prompt, self.user_mode, self.mode, self.engine
+        bypass = bool(self.args.dangerously_skip_permissions)
+        for warning in engine.warnings if engine is not None else ():
+            emit(Notice(f"corral: {warning}"))
+        audit_path = default_audit_path(self.session_id)
+        audit = AuditLog(audit_path)
+        self._audit = audit
+        backend = str(config.sandbox)
+        writes = writes_patterns(prompt, self.project_root, Path.home())
+        writes_mode = min(user_mode, policy.Mode.STANDARD, key=list(policy.Mode).index) if writes else None
+        gate = Gate(engine, mode, self.project_root, approver=None, audit=audit, session_id=self.session_id,
+                    bypass=bypass, sandboxed=backend != "none", writes=writes, writes_mode=writes_mode)
+        if bypass:
+            emit(Notice("corral: --dangerously-skip-permissions: the policy engine is OFF for this run"))
+        protected_cache: dict[Path, bool] = {}
+
+        def protected(path: Path) -> bool:
+            if engine is None:
+                return False
+            if path not in protected_cache:
+                verdict = gate.verdict("read", {"path": str(path)}, self.cwd)
+                protected_cache[path] = verdict.decision is policy.Decision.DENY
+            return protected_cache[path]
+
+        ctx = ToolContext(
+            project_root=self.project_root,
+            cwd=self.cwd,
+            sandbox_backend=backend,
+            sandbox_network=bool(config.sandbox_network),
+            read_only=gate.read_only_sandbox,
+            bash_timeout=float(config.bash_timeout),
+            log_dir=audit_path.parent / "output",
+            protected=protected,
+        )
+        context = ""
+        if not self.args.no_context_files:
+            found = collect_context(self.project_root, home=Path.home(), protected=protected)
+            for note in found.notes:
+                emit(Notice(f"corral: {note}"))
+            context = render(found)
+        system = system_prompt(prompt, self.project_root, self.cwd, str(mode), backend, context=context)
+        thinking = config.thinking
+        if loaded is not None and loaded.thinking in THINKING_LEVELS and not self._from_flag_or_env("thinking"):
+            thinking = loaded.thinking
+        agent = Agent(
+            provider=make_provider(self.settings),
+            model=self.model,
+            tools=builtin_tools(),
+            gate=gate,
+            ctx=ctx,
+            emit=emit,
+            system=system,
+            thinking=thinking,
+            max_turns=int(config.max_turns),
+            context_window=config.context_window or self.settings.context_window,
+            compact_at=float(config.compact_at),
+        )
+        self._agent = agent
+        if loaded is not None:
+            agent.messages.extend(loaded.messages())
+            agent.usage.add(loaded.usage)
+            ctx.todos[:] = loaded.todos or []
+            if gate.session is not None:
+                for problem in gate.session.restore_approvals(loaded.approvals):
+                    emit(Notice(f"corral: session {loaded.id}: {problem}"))
+            for warning in loaded.warnings:
+                emit(Notice(f"corral: session {loaded.id}: {warning}"))
+        if not self.args.no_session:
+            self._open_session(agent, gate, prompt.name, str(user_mode), emit)
+        return agent
+
+    def _open_session(self, agent: Agent, gate: Gate, prompt: str, mode: str, emit: Callable[[Event], None]) -> None:
+        """Start (or continue) the session log and make the recorder follow the run's events."""
+        from agent.session import SessionWriter
+
+        def report(problem: str) -> None:
+            emit(Notice(f"corral: the session log is not being written: {problem}"))
+
+        loaded = self.loaded
+        try:
+            if loaded is None:
+                writer = SessionWriter.create(self.session_id, self.project_root, self.cwd, on_error=report)
+            else:
+                writer = SessionWriter.resume(loaded, on_error=report)
+        except OSError as exc:
+            emit(Notice(f"corral: no session log for this run ({exc}); the run goes on"))
+            return
+        self._writer = writer
+        provider = self.settings.name
+        if loaded is None or (loaded.provider, loaded.model) != (provider, agent.model):
+            writer.model(provider, agent.model)
+        if loaded is None or loaded.mode != mode:
+            writer.mode(mode)
+        if loaded is None or loaded.prompt != prompt:
+            writer.prompt(prompt)
+        if loaded is None or loaded.thinking != agent.thinking:
+            writer.thinking(agent.thinking)
+        if self.args.name:
+            writer.name(self.args.name)
+        def approved(items: list[dict[str, str]]) -> None:
+            for item in items:
+                writer.approval(item)
+
+        gate.on_approval = approved
+        outer = agent.emit
+
+        def recorded(event: Event) -> None:
+            if isinstance(event, Compacted):
+                writer.compaction(event.summary, event.replaced, event.kept, messages=agent.messages)
+            elif isinstance(event, TurnStarted | ToolFinished | RunFinished):
+                writer.sync(agent.messages)
+                if isinstance(event, ToolFinished) and event.call.name == "todo":
+                    writer.todo(agent.ctx.todos)
+            elif isinstance(event, AssistantMessage):
+                writer.sync(agent.messages)
+                writer.usage(event.usage)
+            outer(event)
+
+        agent.emit = recorded
+
+    def sync(self) -> None:
+        """Record whatever the history holds that the log does not yet (also after a cancellation)."""
+        if self._writer is not None and self._agent is not None:
+            self._writer.sync(self._agent.messages)
+
+    def usage(self) -> Usage:
+        return self._agent.usage if self._agent is not None else Usage()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._audit is not None:
+            self._audit.close()
+
+
+def _pick(choose: Callable[..., SessionSummary | None], project: Path) -> SessionSummary | None:
+    """`-r`: the picker talks to the terminal (stdin may carry the prompt)."""
+    try:
+        with open("/dev/tty", "r+", encoding="utf-8") as tty:
+            return choose(project, stdin=tty, stdout=tty)
+    except OSError:
+        raise UsageError("-r needs a terminal to pick a session; use --session ID (corral sessions list shows "
+                         "them) or -c for the latest") from None
