@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from agent.providers.base import ToolSpec
 from agent.values import record
+
+if TYPE_CHECKING:
+    from agent.tools._undo import UndoLog
 
 
 @record
@@ -57,6 +60,8 @@ class ToolContext:
     - `home`: the user's home (masked in the sandbox; tests pass a fake one).
     - `protected`: a predicate the search tools use to skip files the policy engine protects (.env,
       keys …) so grep/find/list never read or reveal them.
+    - `undo`: when set (the interactive UI), write and edit record each file's previous state there, turn
+      by turn, for /undo (agent/tools/_undo.py); None: nothing is recorded.
     """
 
     project_root: Path
@@ -71,6 +76,7 @@ class ToolContext:
     home: Path = field(default_factory=Path.home)
     on_output: Callable[[str, bytes], None] | None = None
     protected: Callable[[Path], bool] = lambda _path: False
+    undo: UndoLog | None = None
 
 
 class Tool(Protocol):

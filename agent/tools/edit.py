@@ -74,7 +74,7 @@ class EditTool(BaseTool):
     async def call(self, call_id: str, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         path = resolve_path(ctx, args["path"])
         name = display(ctx, path)
-        _, text = read_text_file(ctx, path)
+        original, text = read_text_file(ctx, path)
         check_fresh(ctx, path, "edit")
         crlf = "\r\n" in text and text.count("\n") == text.count("\r\n")
         work = text.replace("\r\n", "\n") if crlf else text
@@ -98,7 +98,11 @@ class EditTool(BaseTool):
             raise ToolFailure(f"the edits leave {name} unchanged")
         final = result.replace("\n", "\r\n") if crlf else result
         data = final.encode("utf-8", "replace")
+        if ctx.undo is not None:
+            ctx.undo.before(path, original)
         atomic_write(path, data)
+        if ctx.undo is not None:
+            ctx.undo.wrote(path, data)
         record_stamp(ctx, path, data)
         diff = _diff(work, result, name)
         added = sum(1 for ln in diff[2:] if ln.startswith("+"))

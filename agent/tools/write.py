@@ -53,7 +53,11 @@ class WriteTool(BaseTool):
             existed = True
         check_fresh(ctx, path, "overwrite")
         data = str(args["content"]).encode("utf-8", "replace")
+        if ctx.undo is not None:
+            ctx.undo.before(path)
         atomic_write(path, data)
+        if ctx.undo is not None:
+            ctx.undo.wrote(path, data)
         record_stamp(ctx, path, data)
         lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
         verb = "Overwrote" if existed else "Created"

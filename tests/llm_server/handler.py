@@ -16,14 +16,13 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tests.llm_server import wire_anthropic, wire_gemini, wire_ollama, wire_openai
+from tests.llm_server import wire_anthropic, wire_gemini, wire_models, wire_ollama, wire_openai
 from tests.llm_server.script import Reply, parse, parse_reply
 from tests.llm_server.state import RecordedRequest, ServerState
 from tests.llm_server.wire_common import Ctx, default_message
 
 _GEMINI = re.compile(r"^/(?:v1beta|v1|v1alpha)/models/(?P<model>[^/:]+)"
                      r":(?P<method>streamGenerateContent|generateContent)$")
-_CREATED = "2025-01-01T00:00:00Z"
 
 
 def route(method: str, path: str, body: Any) -> tuple[ModuleType | None, str, str, bool]:
@@ -127,7 +126,7 @@ class Handler(BaseHTTPRequestHandler):
                                  stream if kind == "completion" else None, None, kind == "completion")
         if fmt is None or kind != "completion":
             self.state.record(record)
-            self._helper(fmt, kind, headers, path, raw)
+            self._helper(fmt, kind, headers, path, query, raw)
             return
         if bad_json or not isinstance(body, dict):
             self.state.record(record)
@@ -222,24 +221,17 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     # ----------------------------------------------------------------------------------------- helpers
-    def _helper(self, fmt: ModuleType | None, kind: str, headers: dict[str, str], path: str, raw: bytes) -> None:
+    def _helper(self, fmt: ModuleType | None, kind: str, headers: dict[str, str], path: str,
+                query: dict[str, str], raw: bytes) -> None:
         models = self.state.models
-        if kind == "models" and fmt is wire_gemini:
-            self._send_json(200, {"models": [
-                {"name": f"models/{m}", "displayName": m, "inputTokenLimit": 1_048_576, "outputTokenLimit": 65_536,
-                 "supportedGenerationMethods": ["generateContent", "countTokens"]} for m in models]})
-        elif kind == "models" and "anthropic-version" in headers:
-            self._send_json(200, {"data": [{"type": "model", "id": m, "display_name": m, "created_at": _CREATED}
-                                           for m in models],
-                                  "has_more": False, "first_id": models[0], "last_id": models[-1]})
-        elif kind == "models":
-            self._send_json(200, {"object": "list", "data": [
-                {"id": m, "object": "model", "created": 1_735_689_600, "owned_by": "scripted"} for m in models]})
-        elif kind == "tags":
-            self._send_json(200, {"models": [
-                {"name": m, "model": m, "modified_at": _CREATED, "size": 1_000_000, "digest": f"sha256:{i:064x}",
-                 "details": {"format": "gguf", "family": "llama", "parameter_size": "1B",
-                             "quantization_level": "Q4_K_M"}} for i, m in enumerate(models)]})
+        if kind in ("models", "tags"):
+            if models is None:  # a server without model listing
+                fmt = wire_anthropic if "anthropic-version" in headers and fmt is wire_openai else fmt
+                assert fmt is not None
+                self._send_json(404, fmt.error_body(404, f"scripted LLM server: no model listing at {path}", {}))
+                return
+            status, body = wire_models.listing(kind, fmt.NAME if fmt else None, path, query, headers, models)
+            self._send_json(status, body)
         elif kind == "version":
             self._send_json(200, {"version": "0.12.0"})
         elif kind == "show":

@@ -11,10 +11,12 @@ in order whatever the format:
     POST /v1/messages                               Anthropic Messages (also /messages)
     POST /v1beta/models/{model}:streamGenerateContent?alt=sse, :generateContent    Gemini (also /v1, /v1alpha)
     POST /api/chat                                  Ollama
-Helpers that consume no reply: GET /v1/models (OpenAI shape; Anthropic shape when the request has an
-anthropic-version header; Gemini shape under /v1beta), GET /api/tags, GET /api/version, POST /api/show,
-POST /v1/messages/count_tokens. Control endpoints (not recorded): GET /__scripted/requests (the record as
-JSON), POST /__scripted/replies (append a reply, a list of replies or a script).
+Helpers that consume no reply: the model listings, from the `models` list (wire_models.py: GET /v1/models
+in the OpenAI shape, the Anthropic one with an anthropic-version header, OpenRouter's under /api/v1, Gemini's
+under /v1beta, paginated like the real APIs, and GET /api/tags; with `models=None` they answer 404),
+GET /api/version, POST /api/show, POST /v1/messages/count_tokens. Control endpoints (not recorded):
+GET /__scripted/requests (the record as JSON), POST /__scripted/replies (append a reply, a list of replies
+or a script).
 
 Streaming responses use chunked transfer encoding (connections stay alive); full responses have a
 Content-Length. The server runs in daemon threads (one per connection), so synchronous SDK clients and
@@ -75,9 +77,10 @@ class ServerHandle:
     """A running scripted server. Thread-safe; use as a context manager or call close()."""
 
     def __init__(self, script: Script | dict[str, Any] | list[Any] | None = None, *, port: int = 0,
-                 models: Iterable[str] = DEFAULT_MODELS,
+                 models: Iterable[str] | None = DEFAULT_MODELS,
                  on_request: Callable[[RecordedRequest], None] | None = None) -> None:
-        self._state = ServerState(replies=deque(_replies(script)), models=tuple(models), on_request=on_request)
+        self._state = ServerState(replies=deque(_replies(script)),
+                                  models=None if models is None else tuple(models), on_request=on_request)
         self._server = _HTTPServer(("127.0.0.1", port), self._state)
         self.port: int = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -99,6 +102,11 @@ class ServerHandle:
         parsed = [_reply(r) for r in replies]
         with self._state.lock:
             self._state.replies.extend(parsed)
+
+    def set_models(self, models: Iterable[str] | None) -> None:
+        """The models the listing endpoints report from now on (None: they answer 404)."""
+        with self._state.lock:
+            self._state.models = None if models is None else tuple(models)
 
     @property
     def remaining(self) -> int:

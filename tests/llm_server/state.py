@@ -46,7 +46,7 @@ class ServerState:
 
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
-    models: tuple[str, ...] = DEFAULT_MODELS
+    models: tuple[str, ...] | None = DEFAULT_MODELS  # None: the listing endpoints answer 404
     on_request: Callable[[RecordedRequest], None] | None = None
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -470,3 +470,45 @@ def test_mid_stream_errors_reach_the_sdks(server: ServerHandle) -> None:
     assert seen == "half an answer"
     with pytest.raises(openai.APIError, match="Overloaded"):
         list(_openai(server).chat.completions.create(model="m", messages=OPENAI_MESSAGES, stream=True))
+
+
+# ------------------------------------------------------------------------------------------ model listing
+
+MANY_MODELS = [f"model-{n:02d}" for n in range(7)]
+
+
+def test_sdks_page_through_long_model_lists() -> None:
+    with serve(models=MANY_MODELS) as server:
+        assert [m.id for m in _anthropic(server).models.list(limit=3)] == MANY_MODELS  # after_id, has_more
+        pages = [r.query for r in server.requests if r.path == "/v1/models"]
+        assert pages == [{"limit": "3"}, {"limit": "3", "after_id": "model-02"}, {"limit": "3", "after_id": "model-05"}]
+        client = _gemini(server)
+        listed = [m.name for m in client.models.list(config={"page_size": 3})]  # pageToken, nextPageToken
+        assert listed == [f"models/{m}" for m in MANY_MODELS]
+        assert sum(r.path == "/v1beta/models" for r in server.requests) == 3
+        assert [m.id for m in _openai(server).models.list()] == MANY_MODELS
+        assert [m.model for m in _ollama(server).list().models] == MANY_MODELS
+
+
+def test_openrouter_models_shape() -> None:
+    with serve(models=["anthropic/claude-x", "openai/gpt-y"]) as server:
+        client = openai.OpenAI(base_url=f"{server.base_url}/api/v1", api_key="sk-or-dummy", max_retries=0)
+        models = list(client.models.list())
+    assert [m.id for m in models] == ["anthropic/claude-x", "openai/gpt-y"]
+    extra = models[0].model_extra or {}
+    assert extra["context_length"] == 131_072 and extra["pricing"]["prompt"] == "0.000001"
+
+
+def test_a_server_without_listing_answers_404_to_the_sdks() -> None:
+    with serve(models=None) as server:
+        with pytest.raises(openai.NotFoundError):
+            list(_openai(server).models.list())
+        with pytest.raises(anthropic.NotFoundError):
+            list(_anthropic(server).models.list())
+        client = _gemini(server)
+        with pytest.raises(genai_errors.ClientError) as info:
+            list(client.models.list())
+        assert info.value.code == 404
+        with pytest.raises(ollama.ResponseError) as failed:
+            _ollama(server).list()
+        assert failed.value.status_code == 404

@@ -84,6 +84,35 @@ def test_every_request_is_recorded_and_push_set_script_remaining(llm_server: Ser
     assert llm_server.requests == []
 
 
+def test_model_listings_are_configurable_and_paginated(llm_server: ServerHandle) -> None:  # noqa: F811
+    base, anthropic_headers = llm_server.base_url, {"anthropic-version": "2023-06-01"}
+    llm_server.set_models(["a", "b", "c"])
+    assert [m["id"] for m in httpx.get(f"{base}/v1/models").json()["data"]] == ["a", "b", "c"]
+    assert httpx.get(f"{base}/api/v1/models").json()["data"][1]["pricing"]["completion"] == "0.000002"
+    first = httpx.get(f"{base}/v1/models?limit=2", headers=anthropic_headers).json()
+    assert [m["id"] for m in first["data"]] == ["a", "b"] and first["has_more"] and first["last_id"] == "b"
+    rest = httpx.get(f"{base}/v1/models?limit=2&after_id=b", headers=anthropic_headers).json()
+    assert [m["id"] for m in rest["data"]] == ["c"] and rest["has_more"] is False and rest["first_id"] == "c"
+    before = httpx.get(f"{base}/v1/models?limit=5&before_id=c", headers=anthropic_headers).json()
+    assert [m["id"] for m in before["data"]] == ["a", "b"] and before["has_more"] is False
+    bad = httpx.get(f"{base}/v1/models?limit=0", headers=anthropic_headers)
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
+    page = httpx.get(f"{base}/v1beta/models?pageSize=2").json()
+    assert [m["name"] for m in page["models"]] == ["models/a", "models/b"] and page["nextPageToken"] == "2"
+    last = httpx.get(f"{base}/v1beta/models?pageSize=2&pageToken=2").json()
+    assert [m["name"] for m in last["models"]] == ["models/c"] and "nextPageToken" not in last
+    assert [m["name"] for m in httpx.get(f"{base}/api/tags").json()["models"]] == ["a", "b", "c"]
+    llm_server.set_models([])
+    empty = httpx.get(f"{base}/v1/models", headers=anthropic_headers).json()
+    assert empty == {"data": [], "has_more": False, "first_id": None, "last_id": None}
+    llm_server.set_models(None)
+    for path, headers, key in (("/v1/models", {}, "error"), ("/v1/models", anthropic_headers, "type"),
+                               ("/v1beta/models", {}, "error"), ("/api/tags", {}, "error")):
+        reply = httpx.get(base + path, headers=headers)
+        assert reply.status_code == 404 and key in reply.json(), path
+    assert llm_server.model_requests == [] and llm_server.remaining == 0
+
+
 @pytest.mark.parametrize("name", list(PATHS))
 def test_exhausted_script_is_a_500_in_the_provider_shape(llm_server: ServerHandle, name: str) -> None:  # noqa: F811
     path, body = PATHS[name]
