@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--session", metavar="ID|NAME", help="resume this session")
     sessions.add_argument("--no-session", action="store_true", help="keep no session (nothing is saved)")
     p.add_argument("--name", metavar="NAME", help="name this session (resume it later with --session NAME)")
+    p.add_argument("--theme", metavar="NAME", help="colour theme of the terminal UI (/theme lists them)")
+    p.add_argument("--no-color", action="store_true", help="a monochrome terminal UI (so does NO_COLOR=1)")
     p.add_argument("--compact", action="store_true",
                    help="summarise the older turns of the resumed session before the prompt (alone: compact and exit)")
     return p
@@ -109,10 +111,12 @@ def main(argv: list[str]) -> int:
     if args.compact and args.no_session:
         raise UsageError("--compact and --no-session do not go together: there is no session to compact")
     if prompt is None and not args.compact:
-        raise UsageError(
-            "the interactive terminal UI is not built yet: run a prompt with `corral -p \"...\"` "
-            "or pipe one on stdin"
-        )
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("the interactive UI needs a terminal; run a prompt with `corral -p \"...\"` "
+                             "or pipe one on stdin")
+        from agent.tui import app
+
+        return app.run(args, overrides_from(args))
     if prompt is not None and not prompt.strip():
         raise UsageError("the prompt is empty")
     from agent import headless

@@ -69,7 +69,7 @@ DEFAULTS: dict[str, object] = {
     "max_turns": 50,
     "bash_timeout": 120.0,
     "env_allow": (),
-    "theme": "dark",
+    "theme": "corral-dark",
     "context_window": None,
     "compact_at": 0.85,
 }

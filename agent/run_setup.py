@@ -30,9 +30,11 @@ from agent.events import (
 from agent.providers.base import THINKING_LEVELS, Usage
 
 if TYPE_CHECKING:
+    import policy
     from agent.audit import AuditLog
-    from agent.gate import Gate
+    from agent.gate import Approver, Gate
     from agent.loop import Agent
+    from agent.prompts import Prompt
     from agent.session import LoadedSession, SessionSummary, SessionWriter
 
 
@@ -44,7 +46,9 @@ def new_session_id() -> str:
 class RunSetup:
     """Everything a run needs, resolved before trio starts (so configuration errors exit 2 at once)."""
 
-    def __init__(self, args: argparse.Namespace, overrides: dict[str, object]) -> None:
+    def __init__(self, args: argparse.Namespace, overrides: dict[str, object], *, engine_now: bool = True) -> None:
+        """engine_now=False leaves loading the policy engine to `build` (the terminal UI draws its prompt
+        first; a broken rule file is then reported there)."""
         from agent.config import load_config
         from agent.project import find_project_root
 
@@ -59,6 +63,10 @@ class RunSetup:
         self.settings = self.config.resolve_provider(provider)
         self.model: str = model or self.settings.model
         self._choose_prompt_and_mode()
+        self.engine: policy.Engine | None = None
+        self._engine_loaded = False
+        if engine_now:
+            self.load_engine()
         self._agent: Agent | None = None
         self._audit: AuditLog | None = None
         self._writer: SessionWriter | None = None
@@ -119,7 +127,14 @@ class RunSetup:
         self.prompt = select_prompt(name, self.project_root, os.environ, trusted=self.config.trusted)
         self.user_mode = policy.Mode.parse(self._mode_name())
         self.mode = policy.Mode.parse(effective_mode(str(self.user_mode), self.prompt.mode))
-        self.engine: policy.Engine | None = None
+
+    def load_engine(self) -> None:
+        """The policy engine (none with --dangerously-skip-permissions); a bad rule file is a ConfigError."""
+        import policy
+
+        if self._engine_loaded:
+            return
+        self._engine_loaded = True
         if not self.args.dangerously_skip_permissions:
             try:
                 self.engine = policy.load_engine(self.project_root, trusted=self.config.trusted)
@@ -133,8 +148,8 @@ class RunSetup:
             return loaded.mode
         return str(self.config.mode)
 
-    def build(self, emit: Callable[[Event], None]) -> Agent:
-
+    def build(self, emit: Callable[[Event], None], approver: Approver | None = None) -> Agent:
+        """The agent, its gate asking `approver` when the engine says ask (None: one-shot, ask means deny)."""
         import policy
         from agent.audit import AuditLog, default_audit_path
         from agent.context_files import collect_context, render
@@ -148,6 +163,7 @@ class RunSetup:
         config, loaded = self.config, self.loaded
         for warning in config.warnings:
             emit(Notice(f"corral: {warning}"))
+        self.load_engine()
         prompt, user_mode, mode, engine = self.prompt, self.user_mode, self.mode, self.engine
         bypass = bool(self.args.dangerously_skip_permissions)
         for warning in engine.warnings if engine is not None else ():
@@ -158,7 +174,7 @@ class RunSetup:
         backend = str(config.sandbox)
         writes = writes_patterns(prompt, self.project_root, Path.home())
         writes_mode = min(user_mode, policy.Mode.STANDARD, key=list(policy.Mode).index) if writes else None
-        gate = Gate(engine, mode, self.project_root, approver=None, audit=audit, session_id=self.session_id,
+        gate = Gate(engine, mode, self.project_root, approver=approver, audit=audit, session_id=self.session_id,
                     bypass=bypass, sandboxed=backend != "none", writes=writes, writes_mode=writes_mode)
         if bypass:
             emit(Notice("corral: --dangerously-skip-permissions: the policy engine is OFF for this run"))
@@ -172,6 +188,7 @@ class RunSetup:
                 protected_cache[path] = verdict.decision is policy.Decision.DENY
             return protected_cache[path]
 
+        self.protected = protected
         ctx = ToolContext(
             project_root=self.project_root,
             cwd=self.cwd,
@@ -188,6 +205,7 @@ class RunSetup:
             for note in found.notes:
                 emit(Notice(f"corral: {note}"))
             context = render(found)
+        self.context = context
         system = system_prompt(prompt, self.project_root, self.cwd, str(mode), backend, context=context)
         thinking = config.thinking
         if loaded is not None and loaded.thinking in THINKING_LEVELS and not self._from_flag_or_env("thinking"):
@@ -217,10 +235,45 @@ class RunSetup:
                 emit(Notice(f"corral: session {loaded.id}: {warning}"))
         if not self.args.no_session:
             self._open_session(agent, gate, prompt.name, str(user_mode), emit)
+            self._follow(agent, gate)
         return agent
 
+    def system_for(self, prompt: Prompt, mode: str) -> str:
+        """The system prompt for another prompt or mode (the UI's /prompt and /mode)."""
+        from agent.prompts import system_prompt
+
+        return system_prompt(prompt, self.project_root, self.cwd, mode, str(self.config.sandbox), context=self.context)
+
+    @property
+    def writer(self) -> SessionWriter | None:
+        return self._writer
+
+    def new_session(self, agent: Agent, prompt: str, mode: str) -> None:
+        """Leave the current session (it stays resumable) and start an empty one: history, todo list and
+        session approvals start afresh; the audit log follows the new session."""
+        import policy
+        from agent.audit import AuditLog, default_audit_path
+
+        self.sync()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.loaded = None
+        self.session_id = new_session_id()
+        if self._audit is not None:
+            self._audit.close()
+        self._audit = AuditLog(default_audit_path(self.session_id))
+        gate = agent.gate
+        gate.audit, gate.session_id = self._audit, self.session_id
+        if gate.session is not None:
+            gate.session = policy.SessionState()
+        agent.messages.clear()
+        agent.ctx.todos.clear()
+        if not self.args.no_session:
+            self._open_session(agent, gate, prompt, mode, agent.emit)
+
     def _open_session(self, agent: Agent, gate: Gate, prompt: str, mode: str, emit: Callable[[Event], None]) -> None:
-        """Start (or continue) the session log and make the recorder follow the run's events."""
+        """Start (or continue) the session log."""
         from agent.session import SessionWriter
 
         def report(problem: str) -> None:
@@ -247,15 +300,23 @@ class RunSetup:
             writer.thinking(agent.thinking)
         if self.args.name:
             writer.name(self.args.name)
+
+    def _follow(self, agent: Agent, gate: Gate) -> None:
+        """Make the session log follow the run's events (whichever session is current)."""
+
         def approved(items: list[dict[str, str]]) -> None:
-            for item in items:
-                writer.approval(item)
+            if self._writer is not None:
+                for item in items:
+                    self._writer.approval(item)
 
         gate.on_approval = approved
         outer = agent.emit
 
         def recorded(event: Event) -> None:
-            if isinstance(event, Compacted):
+            writer = self._writer
+            if writer is None:
+                pass
+            elif isinstance(event, Compacted):
                 writer.compaction(event.summary, event.replaced, event.kept, messages=agent.messages)
             elif isinstance(event, TurnStarted | ToolFinished | RunFinished):
                 writer.sync(agent.messages)

@@ -61,7 +61,7 @@ def test_defaults_when_the_default_file_is_missing(tmp_path: Path) -> None:
     assert config.max_turns == 50
     assert config.bash_timeout == 120
     assert config.env_allow == ()
-    assert config.theme == "dark"
+    assert config.theme == "corral-dark"
     for key in ("provider", "model", "mode", "thinking", "sandbox", "sandbox_network", "max_turns",
                 "bash_timeout", "env_allow", "theme"):
         assert config.sources[key] == "default", key

@@ -1,0 +1,1 @@
+"""The interactive terminal UI: markdown rendering, themes and the prompt_toolkit front end."""

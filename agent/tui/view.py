@@ -1,0 +1,232 @@
+"""What the terminal shows of a run: the agent's events turned into scrollback lines and the live area.
+
+Finished output goes into the terminal's own scrollback, printed once (`print_block`), so the terminal's
+native scrolling, selection and copy work on it; only what is still changing is drawn live below it:
+the markdown block being streamed, the last lines of reasoning, the running tool with the tail of its
+output. Each tool call ends as one line (tool, key argument, decision, duration) with its output folded:
+`expand()` prints the latest folded output in full.
+
+Costs: a text delta re-renders only the open markdown block (agent/tui/markdown.py); tool output keeps a
+bounded tail in memory (the full log is on disk, named in the tool result).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import field
+
+from agent.events import (
+    AssistantMessage,
+    Compacted,
+    Event,
+    Notice,
+    PolicyChecked,
+    RunFinished,
+    ToolFinished,
+    ToolOutput,
+    TurnStarted,
+)
+from agent.providers.base import ReasoningDelta, Retrying, TextDelta, ToolCall, ToolCallBegin
+from agent.tui.markdown import Fragments, MarkdownStream
+from agent.tui.themes import Theme
+from agent.values import record
+
+TAIL_BYTES = 64 * 1024  # kept per tool call for expanding; the sandbox keeps the full log on disk
+LIVE_OUTPUT_LINES = 4
+LIVE_REASONING_LINES = 3
+_KEY_ARGS = ("command", "path", "pattern", "url", "query")
+
+
+def key_argument(call: ToolCall, limit: int = 80) -> str:
+    """The argument that says what a call does (the command, the path …), on one line."""
+    for key in _KEY_ARGS:
+        value = call.arguments.get(key)
+        if isinstance(value, str) and value:
+            flat = " ".join(value.split())
+            return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return ""
+
+
+@record
+class Folded:
+    """A finished tool call's output, kept for `expand`."""
+
+    title: str
+    text: str
+    truncated: bool
+
+
+@record
+class RunningTool:
+    call: ToolCall
+    decision: str
+    started: float
+    tail: str = ""
+
+
+@record
+class View:
+    """The display state of one session. `print_block` writes finished fragments into scrollback;
+    `invalidate` asks for the live area to be redrawn."""
+
+    theme: Theme
+    print_block: Callable[[Fragments], None]
+    invalidate: Callable[[], None]
+    width: Callable[[], int]
+    show_reasoning: bool = False
+    stream: MarkdownStream | None = None
+    reasoning: str = ""
+    last_reasoning: str = ""
+    running: dict[str, RunningTool] = field(default_factory=dict)
+    folded: list[Folded] = field(default_factory=list)
+    status_note: str = ""  # e.g. a retry in progress
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self._text(event.text)
+        elif isinstance(event, ReasoningDelta):
+            self.reasoning += event.text
+        elif isinstance(event, ToolCallBegin):
+            self.status_note = f"the model is writing a {event.name} call…"
+        elif isinstance(event, TurnStarted):
+            self.status_note = "waiting for the model…"
+        elif isinstance(event, AssistantMessage):
+            self._message_done()
+        elif isinstance(event, PolicyChecked):
+            self._checked(event)
+        elif isinstance(event, ToolOutput):
+            self._output(event)
+        elif isinstance(event, ToolFinished):
+            self._tool_done(event)
+        elif isinstance(event, Retrying):
+            self.status_note = f"provider error ({event.reason}); retry {event.attempt} in {event.delay:.0f} s"
+        elif isinstance(event, Compacted):
+            what = "dropped" if event.dropped else "summarised"
+            self.notice(f"compacted: {what} {event.replaced} earlier messages "
+                        f"({event.tokens_before:,} → {event.tokens_after:,} tokens)")
+        elif isinstance(event, Notice):
+            self.notice(event.text.removeprefix("corral: "))
+        elif isinstance(event, RunFinished):
+            self._finished(event)
+        self.invalidate()
+
+    def _text(self, text: str) -> None:
+        if self.stream is None:
+            self._flush_reasoning()
+            self.status_note = ""
+            self.stream = MarkdownStream(self.theme, max(20, self.width() - 2))
+        for block in self.stream.feed(text):
+            self.print_block(block)
+
+    def _message_done(self) -> None:
+        self._flush_reasoning()
+        if self.stream is not None:
+            for block in self.stream.finish():
+                self.print_block(block)
+            self.stream = None
+        self.status_note = ""
+
+    def _flush_reasoning(self) -> None:
+        text = self.reasoning.strip()
+        if not text:
+            return
+        self.last_reasoning, self.reasoning = text, ""
+        if self.show_reasoning:
+            self.print_block([("class:reasoning", text + "\n")])
+        else:
+            words = len(text.split())
+            self.print_block([("class:reasoning", f"∴ thought for {words} words (/reasoning shows it)\n")])
+
+    def _checked(self, event: PolicyChecked) -> None:
+        self._message_done()
+        if event.final == "allow":
+            self.running[event.call.id] = RunningTool(event.call, event.decision, time.monotonic())
+
+    def _output(self, event: ToolOutput) -> None:
+        tool = self.running.get(event.call_id)
+        if tool is not None:
+            tool.tail = (tool.tail + event.text)[-TAIL_BYTES:]
+
+    def _tool_done(self, event: ToolFinished) -> None:
+        tool = self.running.pop(event.call.id, None)
+        result = event.result
+        denied = bool(result.meta.get("denied"))
+        code = result.meta.get("exit_code")
+        if denied:
+            status, style = "denied", "class:tool.deny"
+        elif result.is_error or code not in (None, 0):
+            status, style = ("error" if code in (None, 0) else f"exit {code}"), "class:tool.error"
+        else:
+            status, style = ("asked, allowed" if tool and tool.decision == "ask" else "ok"), "class:tool.allow"
+        lines = result.content.count("\n") + (1 if result.content and not result.content.endswith("\n") else 0)
+        detail = f"{lines} line{'s' if lines != 1 else ''}" if lines else "no output"
+        arg = key_argument(event.call, max(20, self.width() - 40))
+        self.print_block([
+            ("class:tool", "  ⏺ "), ("class:tool.name", event.call.name), ("", " "), ("class:tool.arg", arg),
+            ("class:tool", "  · "), (style, status), ("class:tool", f" · {event.duration:.1f} s · {detail}\n"),
+        ])
+        if denied:
+            first = result.content.strip().splitlines()[0] if result.content.strip() else ""
+            self.print_block([("class:tool.deny", f"    {first}\n")])
+        elif result.content:
+            text = result.content[-TAIL_BYTES:]
+            self.folded.append(Folded(f"{event.call.name} {arg}", text, len(result.content) > TAIL_BYTES))
+            del self.folded[:-20]
+
+    def _finished(self, event: RunFinished) -> None:
+        self._message_done()
+        self.running.clear()
+        self.status_note = ""
+        if event.stop == "error" and event.error:
+            self.print_block([("class:error", f"error: {event.error}\n")])
+        elif event.stop == "max_turns" and event.error:
+            self.print_block([("class:notice", f"{event.error}\n")])
+
+    # -- what the user asks for ------------------------------------------------------------------
+
+    def notice(self, text: str) -> None:
+        self.print_block([("class:notice", text.rstrip("\n") + "\n")])
+
+    def error(self, text: str) -> None:
+        self.print_block([("class:error", text.rstrip("\n") + "\n")])
+
+    def expand(self) -> None:
+        """Print the latest folded tool output in full (Ctrl-O)."""
+        if not self.folded:
+            self.notice("no tool output to expand")
+            return
+        item = self.folded.pop()
+        cut = " (only the last 64 KB; the full log is named in the result)" if item.truncated else ""
+        self.print_block([("class:tool.name", f"── {item.title}{cut}\n"),
+                          ("class:tool.output", item.text.rstrip("\n") + "\n")])
+
+    def interrupted(self) -> None:
+        self._message_done()
+        for tool in self.running.values():
+            self.print_block([("class:tool.deny", f"  ⏺ {tool.call.name} {key_argument(tool.call)}  · cancelled\n")])
+        self.running.clear()
+        self.status_note = ""
+        self.notice("interrupted: every command of this turn was stopped")
+
+    # -- the live area ---------------------------------------------------------------------------
+
+    def live(self) -> Fragments:
+        out: Fragments = []
+        if self.reasoning:
+            lines = self.reasoning.strip().splitlines()[-LIVE_REASONING_LINES:]
+            out += [("class:reasoning", "∴ " + "\n  ".join(line[: self.width() - 4] for line in lines) + "\n")]
+        if self.stream is not None:
+            out += self.stream.live()
+        now = time.monotonic()
+        for tool in self.running.values():
+            out += [("class:tool", "  ⏺ "), ("class:tool.name", tool.call.name), ("", " "),
+                    ("class:tool.arg", key_argument(tool.call, max(20, self.width() - 30))),
+                    ("class:tool", f"  · running {now - tool.started:.0f} s\n")]
+            for line in tool.tail.rstrip("\n").splitlines()[-LIVE_OUTPUT_LINES:]:
+                out.append(("class:tool.output", "    " + line[: self.width() - 6] + "\n"))
+        if self.status_note:
+            out.append(("class:notice", self.status_note + "\n"))
+        return out

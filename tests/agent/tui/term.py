@@ -1,0 +1,52 @@
+"""A real terminal for end-to-end tests of the UI: tmux runs `corral` in a detached session; tests type
+keys and read the screen (and the scrollback) as a user would."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+class Term:
+    def __init__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], width: int = 120,
+                 height: int = 40) -> None:
+        self.name = f"corral-test-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        command = f"env -i {exports} {shlex.join(argv)}; echo; echo '[exit '$?']'; sleep 30"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                        "-c", str(cwd), command], check=True)
+
+    def keys(self, *keys: str) -> None:
+        """tmux key names: Enter, C-c, C-d, Escape, M-Enter …"""
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+
+    def screen(self, history: int = 3000) -> str:
+        """What the terminal shows, scrollback included (lines joined where they wrapped)."""
+        out = subprocess.run(["tmux", "capture-pane", "-p", "-J", "-t", self.name, "-S", f"-{history}"],
+                             capture_output=True, text=True)
+        return out.stdout
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} did not appear within {timeout} s; the screen:\n{screen}")
+            time.sleep(0.05)
+
+    def pane_pid(self) -> int:
+        out = subprocess.run(["tmux", "display-message", "-p", "-t", self.name, "#{pane_pid}"],
+                             capture_output=True, text=True, check=True)
+        return int(out.stdout.strip())
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)

@@ -1,0 +1,216 @@
+"""End to end: the real `corral` terminal UI in tmux against the scripted LLM server (real policy
+engine, real tools, real sandbox). The tests type and read the screen as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agent.tui.term import Term
+from tests.llm_server.fixtures import llm_server  # noqa: F401
+from tests.llm_server.server import ServerHandle
+from tests.sandbox.helpers import marked, nonce
+
+REPO = Path(__file__).resolve().parents[3]
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (bash .ci/setup --test)")
+
+
+def text(t: str) -> dict[str, Any]:
+    return {"type": "text", "text": t}
+
+
+def call(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "name": name, "arguments": arguments}
+
+
+class Ui:
+    def __init__(self, base: Path, server: ServerHandle) -> None:
+        self.base, self.server = base, server
+        self.project = base / "project"
+        self.project.mkdir()
+        subprocess.run(["git", "init", "-q", str(self.project)], check=True)
+        self.config = base / "config.toml"
+        self.config.write_text(
+            f'provider = "scripted"\nmodel = "scripted-model"\n'
+            f'[providers.scripted]\nkind = "openai"\nbase_url = "{server.base_url}/v1"\n'
+        )
+        self.terms: list[Term] = []
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.base / "home"), "TERM": "xterm-256color",
+            "LANG": "C.UTF-8", "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(self.base / "xdg-config"),
+            "XDG_DATA_HOME": str(self.base / "xdg-data"), "XDG_CACHE_HOME": str(self.base / "xdg-cache"),
+        }
+
+    def start(self, *args: str) -> Term:
+        term = Term([sys.executable, "-m", "agent.cli", "--config", str(self.config), *args], cwd=self.project,
+                    env=self.env())
+        self.terms.append(term)
+        term.wait_for("scripted/scripted-model", timeout=20)  # the status line: the prompt is usable
+        return term
+
+    def sent(self, index: int = -1) -> str:
+        return json.dumps(self.server.model_requests[index].body)
+
+
+@pytest.fixture
+def ui(llm_server: ServerHandle) -> Iterator[Ui]:  # noqa: F811
+    base = Path(tempfile.mkdtemp(prefix="corral-tui-", dir="/var/tmp")).resolve()
+    (base / "home").mkdir()
+    made = Ui(base, llm_server)
+    try:
+        yield made
+    finally:
+        for term in made.terms:
+            term.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_prompt_streams_markdown_and_the_session_resumes(ui: Ui) -> None:
+    ui.server.set_script([{"parts": [text("# Findings\n\nThe parser is **fine**; see `parse()`.\n\n"
+                                          "```python\nprint('ok')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")],
+                           "chunk_delay": 0.01}])
+    term = ui.start()
+    term.type("look at the parser")
+    term.keys("Enter")
+    screen = term.wait_for("print('ok')")
+    assert "Findings" in screen and "fine" in screen and "parse()" in screen
+    assert "# Findings" not in screen and "**fine**" not in screen  # rendered, not raw markdown
+    assert "look at the parser" in ui.sent(0)
+    term.keys("C-d")
+    screen = term.wait_for("[exit 0]")
+    assert "resume it with `corral -c`" in screen
+
+    ui.server.set_script([{"parts": [text("Resumed fine.")]}])
+    again = ui.start("-c")
+    again.type("and now?")
+    again.keys("Enter")
+    again.wait_for("Resumed fine.")
+    sent = ui.sent(-1)
+    assert "look at the parser" in sent and "and now?" in sent
+
+
+def test_approvals_once_and_for_the_session(ui: Ui) -> None:
+    ui.server.set_script([
+        {"parts": [call("bash", command="frobnicate --x")]}, {"parts": [text("first done")]},
+        {"parts": [call("bash", command="frobnicate --x")]}, {"parts": [text("second done")]},
+        {"parts": [call("bash", command="frobnicate --x")]}, {"parts": [text("third done")]},
+    ])
+    term = ui.start()
+    term.type("run it")
+    term.keys("Enter")
+    screen = term.wait_for("[y] allow once")
+    assert "corral asks before running bash frobnicate --x" in screen
+    assert "allow exactly `frobnicate --x`" in screen  # the exact narrow rule "for this session" would add
+    term.keys("y")
+    term.wait_for("first done")
+    term.type("again")
+    term.keys("Enter")
+    term.wait_for("[a] allow for this session")
+    term.keys("a")
+    term.wait_for("second done")
+    term.type("once more")
+    term.keys("Enter")
+    screen = term.wait_for("third done")
+    assert screen.count("[y] allow once") <= 2  # the third call did not ask
+    sessions = ui.base / "xdg-data" / "corral" / "sessions"
+    [log] = list(sessions.glob("*/session.jsonl"))
+    assert '"type":"approval"' in log.read_text().replace(" ", "")
+
+
+def test_deny_and_tell_the_model_why(ui: Ui) -> None:
+    ui.server.set_script([{"parts": [call("bash", command="frobnicate --y")]}, {"parts": [text("understood")]}])
+    term = ui.start()
+    term.type("try")
+    term.keys("Enter")
+    term.wait_for("[t] deny and tell")
+    term.keys("t")
+    term.wait_for("why (sent to the model)?")
+    term.type("use the make target instead")
+    term.keys("Enter")
+    term.wait_for("understood")
+    assert "use the make target instead" in ui.sent(-1)
+
+
+def test_ctrl_c_stops_the_turn_and_every_process(ui: Ui) -> None:
+    mark = nonce()
+    ui.server.set_script([{"parts": [call("bash", command=f"(setsid sleep 1000.{mark} &); sleep 1001.{mark}")]},
+                          {"parts": [text("after")]}])
+    term = ui.start()
+    term.type("start the server")
+    term.keys("Enter")
+    deadline = time.monotonic() + 30
+    while len(marked(mark)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(marked(mark)) >= 2, term.screen()
+    term.type("queued thing")
+    term.keys("Enter")
+    term.wait_for("queued: queued thing")
+    term.keys("C-c")
+    term.wait_for("interrupted")
+    deadline = time.monotonic() + 5
+    while marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marked(mark) == [], "a process of the cancelled turn survived"
+    time.sleep(0.3)
+    assert len(ui.server.model_requests) == 1  # the queue was cleared: nothing else was sent
+    term.keys("C-c")
+    term.wait_for("press Ctrl-C again")
+    term.keys("C-c")
+    term.wait_for("[exit 0]")
+
+
+def test_typing_during_a_turn_is_queued_and_sent_after(ui: Ui) -> None:
+    ui.server.set_script([{"parts": [text("slow " * 60)], "chunk_delay": 0.05}, {"parts": [text("second answer")]}])
+    term = ui.start()
+    term.type("first")
+    term.keys("Enter")
+    term.wait_for("slow slow")
+    term.type("second")
+    term.keys("Enter")
+    term.wait_for("queued: second")
+    term.wait_for("second answer", timeout=30)
+    assert '"second"' in ui.sent(-1) or "second" in ui.sent(-1)
+
+
+def test_btw_answers_aside_while_the_agent_works(ui: Ui) -> None:
+    ui.server.set_script([{"parts": [text("main " * 80)], "chunk_delay": 0.05},
+                          {"parts": [text("The side answer.")]}])
+    term = ui.start()
+    term.type("main task")
+    term.keys("Enter")
+    term.wait_for("main main")
+    term.type("/btw what is 2+2?")
+    term.keys("Enter")
+    term.wait_for("The side answer.", timeout=30)
+    side = json.loads(ui.sent(1))
+    assert "what is 2+2?" in json.dumps(side)
+    assert all(t["function"]["name"] not in ("bash", "write", "edit", "todo") for t in side.get("tools", []))
+
+
+def test_shell_escape_goes_through_the_policy_and_into_the_conversation(ui: Ui) -> None:
+    (ui.project / "data.txt").write_text("alpha\nbeta\n")
+    ui.server.set_script([{"parts": [text("I see beta.")]}])
+    term = ui.start()
+    term.type("!grep beta data.txt")
+    term.keys("Enter")
+    term.wait_for("beta")
+    term.type("!cat ~/.ssh/id_rsa")
+    term.keys("Enter")
+    term.wait_for("Denied by policy")
+    term.type("what did grep show?")
+    term.keys("Enter")
+    term.wait_for("I see beta.")
+    assert "grep beta data.txt" in ui.sent(-1)
