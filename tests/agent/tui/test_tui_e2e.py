@@ -214,3 +214,40 @@ def test_shell_escape_goes_through_the_policy_and_into_the_conversation(ui: Ui) 
     term.keys("Enter")
     term.wait_for("I see beta.")
     assert "grep beta data.txt" in ui.sent(-1)
+
+
+def test_undo_restores_what_the_last_turn_wrote(ui: Ui) -> None:
+    (ui.project / "app.py").write_text("x = 1\n")
+    ui.server.set_script([
+        {"parts": [call("read", path="app.py")]},
+        {"parts": [call("write", path="app.py", content="x = 2\n")]},
+        {"parts": [call("write", path="new.py", content="y = 1\n")]},
+        {"parts": [text("changed both")]},
+    ])
+    term = ui.start()
+    term.type("change things")
+    term.keys("Enter")
+    term.wait_for("changed both")
+    assert (ui.project / "app.py").read_text() == "x = 2\n" and (ui.project / "new.py").exists()
+    term.type("/undo")
+    term.keys("Enter")
+    term.wait_for("restored")
+    assert (ui.project / "app.py").read_text() == "x = 1\n"
+    assert not (ui.project / "new.py").exists()
+
+
+def test_theme_and_cost_commands(ui: Ui) -> None:
+    term = ui.start()
+    term.type("/theme")
+    term.keys("Enter")
+    screen = term.wait_for("themes:")
+    assert "solarized-light" in screen and "mono" in screen
+    term.type("/theme nord")
+    term.keys("Enter")
+    term.wait_for("theme: nord")
+    term.type("/cost")
+    term.keys("Enter")
+    term.wait_for("/btw: 0 in")
+    term.type("/nonsense")
+    term.keys("Enter")
+    term.wait_for("unknown command /nonsense")
