@@ -438,6 +438,16 @@ class Tui:
             threading.Thread(target=preload, name="corral-preload", daemon=True).start()
 
         self.app.after_render += first_render
+        import signal
+
+        def leave(signum: int) -> None:  # SIGTERM, SIGHUP: leave cleanly, terminal restored, session saved
+            future = self.app.future
+            if self.app.is_running and future is not None and not future.done():
+                self.exit_code = 128 + signum
+                self.app.exit(result=128 + signum)
+
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, leave, int(signum))
         try:
             code = await self.app.run_async()
         finally:

@@ -16,9 +16,16 @@ class Term:
                  height: int = 40) -> None:
         self.name = f"corral-test-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        command = f"env -i {exports} {shlex.join(argv)}; echo; echo '[exit '$?']'; sleep 30"
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                        "-c", str(cwd), command], check=True)
+        command = f"env -i {exports} {shlex.join(argv)}; code=$?; echo; echo \"[exit $code]\"; sleep 30"
+        argv_tmux = ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), "-c",
+                     str(cwd), command]
+        for attempt in range(10):  # the server of a just-closed last session may still be exiting
+            done = subprocess.run(argv_tmux, capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+            time.sleep(0.1 * (attempt + 1))
+        else:
+            raise RuntimeError(f"tmux new-session failed: {done.stderr.strip()}")
 
     def keys(self, *keys: str) -> None:
         """tmux key names: Enter, C-c, C-d, Escape, M-Enter …"""

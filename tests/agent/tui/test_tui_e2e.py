@@ -251,3 +251,47 @@ def test_theme_and_cost_commands(ui: Ui) -> None:
     term.type("/nonsense")
     term.keys("Enter")
     term.wait_for("unknown command /nonsense")
+
+
+def test_sigterm_leaves_cleanly_and_the_session_resumes(ui: Ui) -> None:
+    import signal as signals
+
+    ui.server.set_script([{"parts": [text("first answer")]}, {"parts": [text("resumed")]}])
+    term = ui.start()
+    term.type("hello there")
+    term.keys("Enter")
+    term.wait_for("first answer")
+    shell = term.pane_pid()
+    [pid] = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == shell]
+    os.kill(pid, signals.SIGTERM)
+    screen = term.wait_for("[exit 143]")
+    assert "resume it with `corral -c`" in screen
+    again = ui.start("-c")
+    again.type("go on")
+    again.keys("Enter")
+    again.wait_for("resumed")
+    assert "hello there" in ui.sent(-1)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def test_model_lists_the_providers_models_and_switches(ui: Ui) -> None:
+    ui.server.set_models(["alpha-1", "beta-2"])
+    ui.server.set_script([{"parts": [text("answered by beta")]}])
+    term = ui.start()
+    term.type("/model")
+    term.keys("Enter")
+    screen = term.wait_for("beta-2")
+    assert "alpha-1" in screen
+    term.type("/model beta-2")
+    term.keys("Enter")
+    term.wait_for("scripted/beta-2")
+    term.type("hi")
+    term.keys("Enter")
+    term.wait_for("answered by beta")
+    assert ui.server.model_requests[-1].body["model"] == "beta-2"
