@@ -137,7 +137,8 @@ class Tui:
             check = getattr(self.setup, "protected", None)
             return bool(check(path)) if check is not None else True  # nothing offered before the engine is up
 
-        completer = ThreadedCompleter(InputCompleter(self.setup.project_root, protected, menu))
+        self.completer = InputCompleter(self.setup.project_root, protected, menu)
+        completer = ThreadedCompleter(self.completer)
         self.input = TextArea(multiline=True, wrap_lines=True, height=Dimension(min=1, max=10),
                               prompt=_ft(self._prompt_text), style="class:input", focus_on_click=True,
                               history=FileHistory(), completer=completer, complete_while_typing=True)
@@ -310,6 +311,7 @@ class Tui:
             self.app.exit(result=2)
             return
         self.agent.ctx.undo = UndoLog()
+        self.completer.refresh()  # files were offered with nothing (all protected) until the engine was up
         startup.finished()
         self.app.invalidate()
         async with trio.open_nursery() as nursery:

@@ -76,6 +76,10 @@ class InputCompleter(Completer):
         self._files: list[tuple[str, bool]] = []
         self._listed_at: float | None = None
 
+    def refresh(self) -> None:
+        """Forget the cached file list (the project changed, or the policy engine is now loaded)."""
+        self._listed_at = None
+
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         before = document.text_before_cursor
         command = _COMMAND.match(before)

@@ -4,7 +4,7 @@
   new line; a paste keeps its new lines (bracketed paste never sends).
 - Ctrl-C: stops the running turn; else clears the input; twice on an empty prompt exits. Ctrl-D on an
   empty prompt exits.
-- Ctrl-O prints the latest folded tool output in full.
+- Ctrl-O prints the latest folded tool output in full; Tab completes (`@` paths, `/` commands).
 - While an approval is pending, one key answers: y allow once, a allow for this session, n deny, t deny
   and tell the model why (type the reason, Enter); nothing else reaches the input.
 """
@@ -46,6 +46,15 @@ def key_bindings(tui: Tui) -> KeyBindings:
         state = buffer.complete_state
         if state is not None and state.current_completion is not None:
             buffer.apply_completion(state.current_completion)
+
+    @kb.add("tab", filter=~asking)
+    def _complete(event: KeyPressEvent) -> None:
+        """Tab: take the first completion (then the next one)."""
+        buffer = tui.input.buffer
+        if buffer.complete_state is not None:
+            buffer.complete_next()
+        else:
+            buffer.start_completion(select_first=True)
 
     @kb.add("escape", "enter")
     @kb.add("c-j")

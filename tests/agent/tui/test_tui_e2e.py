@@ -59,6 +59,9 @@ class Ui:
                     env=self.env())
         self.terms.append(term)
         term.wait_for("scripted/scripted-model", timeout=20)  # the status line: the prompt is usable
+        deadline = time.monotonic() + 20
+        while "starting…" in term.screen(history=0) and time.monotonic() < deadline:  # the agent is ready
+            time.sleep(0.02)
         return term
 
     def sent(self, index: int = -1) -> str:
@@ -295,3 +298,21 @@ def test_model_lists_the_providers_models_and_switches(ui: Ui) -> None:
     term.keys("Enter")
     term.wait_for("answered by beta")
     assert ui.server.model_requests[-1].body["model"] == "beta-2"
+
+
+def test_at_path_completes_and_attaches_the_file(ui: Ui) -> None:
+    (ui.project / "notes").mkdir()
+    (ui.project / "notes" / "plan.txt").write_text("step one: measure\n")
+    (ui.project / ".env").write_text("TOKEN=hunter2\n")
+    ui.server.set_script([{"parts": [text("read it")]}])
+    term = ui.start()
+    term.type("summarize @notes/pl")
+    term.wait_for(" notes/plan.txt")  # the completion menu, computed while typing
+    term.keys("Tab")
+    term.wait_for("@notes/plan.txt")
+    term.type(" and @.env")
+    term.keys("Enter")
+    screen = term.wait_for("read it")
+    assert "attached notes/plan.txt" in screen and "protected" in screen
+    sent = ui.sent(-1)
+    assert "step one: measure" in sent and "hunter2" not in sent
