@@ -35,10 +35,9 @@ def default_audit_path(session_id: str, env: Mapping[str, str] | None = None) ->
     under ``~/.local/share``."""
     if not session_id or session_id in (".", "..") or "/" in session_id or "\0" in session_id:
         raise ValueError(f"not a usable session id: {session_id!r}")
-    environ = os.environ if env is None else env
-    xdg = environ.get("XDG_DATA_HOME", "")
-    base = Path(xdg) if xdg.startswith("/") else Path(environ.get("HOME") or str(Path.home())) / ".local" / "share"
-    return base / "corral" / "sessions" / session_id / "audit.jsonl"
+    from agent.xdg import data_dir
+
+    return data_dir(env) / "sessions" / session_id / "audit.jsonl"
 
 
 def truncate(text: str, limit: int = MAX_VALUE_BYTES) -> str:

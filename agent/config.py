@@ -153,12 +153,9 @@ class Config:
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_CONFIG_HOME/corral/config.toml`` (an absolute XDG_CONFIG_HOME only), else ``~/.config/...``."""
-    environ = os.environ if env is None else env
-    xdg = environ.get("XDG_CONFIG_HOME", "")
-    if xdg.startswith("/"):
-        return Path(xdg) / "corral" / "config.toml"
-    home = environ.get("HOME") or str(Path.home())
-    return Path(home) / ".config" / "corral" / "config.toml"
+    from agent.xdg import config_dir
+
+    return config_dir(env) / "config.toml"
 
 
 def config_file_path(path: Path | None = None, env: Mapping[str, str] | None = None) -> tuple[Path, str | None]:

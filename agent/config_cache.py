@@ -37,11 +37,9 @@ _code_digest: bytes | None = None
 
 def cache_dir(environ: Mapping[str, str]) -> Path:
     """``$XDG_CACHE_HOME/corral`` (an absolute XDG_CACHE_HOME only), else ``$HOME/.cache/corral``."""
-    xdg = environ.get("XDG_CACHE_HOME", "")
-    if xdg.startswith("/"):
-        return Path(xdg) / "corral"
-    home = environ.get("HOME") or str(Path.home())
-    return Path(home) / ".cache" / "corral"
+    from agent.xdg import cache_dir as corral_cache
+
+    return corral_cache(environ)
 
 
 def _code() -> bytes:

@@ -65,12 +65,9 @@ def builtin_prompt_dir() -> Path:
 
 def user_prompt_dir(environ: Mapping[str, str] | None = None) -> Path:
     """`$XDG_CONFIG_HOME/corral/prompts` (an absolute XDG_CONFIG_HOME only), else `~/.config/corral/prompts`."""
-    env = os.environ if environ is None else environ
-    xdg = env.get("XDG_CONFIG_HOME", "")
-    if xdg.startswith("/"):
-        return Path(xdg) / "corral" / "prompts"
-    home = env.get("HOME") or str(Path.home())
-    return Path(home) / ".config" / "corral" / "prompts"
+    from agent.xdg import config_dir
+
+    return config_dir(environ) / "prompts"
 
 
 def project_prompt_dir(project_root: Path) -> Path:

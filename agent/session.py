@@ -59,10 +59,9 @@ _TODO_STATES = ("pending", "in_progress", "done")
 
 def sessions_dir(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/corral/sessions`` (an absolute XDG_DATA_HOME only), else ``~/.local/share/corral/sessions``."""
-    environ = os.environ if env is None else env
-    xdg = environ.get("XDG_DATA_HOME", "")
-    base = Path(xdg) if xdg.startswith("/") else Path(environ.get("HOME") or str(Path.home())) / ".local" / "share"
-    return base / "corral" / "sessions"
+    from agent.xdg import data_dir
+
+    return data_dir(env) / "sessions"
 
 
 def _check_id(session_id: str) -> None:

@@ -99,10 +99,9 @@ class TrustStatus:
 
 def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/corral`` (an absolute XDG_DATA_HOME only), else ``~/.local/share/corral``."""
-    env = os.environ if environ is None else environ
-    xdg = env.get("XDG_DATA_HOME", "")
-    base = Path(xdg) if xdg.startswith("/") else Path(env.get("HOME") or str(Path.home())) / ".local" / "share"
-    return base / "corral"
+    from agent.xdg import data_dir as corral_data
+
+    return corral_data(environ)
 
 
 def trust_file(environ: Mapping[str, str] | None = None) -> Path:

@@ -265,8 +265,9 @@ class UndoLog:
             else:
                 import tempfile
 
-                cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-                parent = Path(cache) / "corral" / "undo"
+                from agent.xdg import cache_dir
+
+                parent = cache_dir() / "undo"
                 parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._spill_dir = Path(tempfile.mkdtemp(dir=parent, prefix="session-"))  # 0700
                 self._owns_dir = True

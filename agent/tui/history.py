@@ -28,7 +28,7 @@ KEEP = 1000
 
 def history_path(environ: Mapping[str, str] | None = None) -> Path:
     """`$XDG_DATA_HOME/corral/history` (an absolute XDG_DATA_HOME only), else `~/.local/share/corral/history`."""
-    from agent.trust import data_dir
+    from agent.xdg import data_dir
 
     return data_dir(environ) / "history"
 
