@@ -42,7 +42,6 @@ def new_session_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-
 class RunSetup:
     """Everything a run needs, resolved before trio starts (so configuration errors exit 2 at once)."""
 
@@ -120,13 +119,35 @@ class RunSetup:
         import os
 
         import policy
-        from agent.prompts import effective_mode, select_prompt
+        from agent.prompts import select_prompt
 
         loaded = self.loaded
         name = self.args.prompt_name or (loaded.prompt if loaded is not None else None) or "code"
         self.prompt = select_prompt(name, self.project_root, os.environ, trusted=self.config.trusted)
         self.user_mode = policy.Mode.parse(self._mode_name())
-        self.mode = policy.Mode.parse(effective_mode(str(self.user_mode), self.prompt.mode))
+        self.mode = self._limits(self.prompt)[0]
+
+    def _limits(self, prompt: Prompt) -> tuple[policy.Mode, tuple[str, ...], policy.Mode | None]:
+        """What a prompt makes of the user's mode: the run's mode (the stricter of the two), the paths its
+        `writes:` narrows write/edit to, and the mode those paths are judged in (the user's, at most
+        standard)."""
+        import policy
+        from agent.prompts import effective_mode, writes_patterns
+
+        mode = policy.Mode.parse(effective_mode(str(self.user_mode), prompt.mode))
+        writes = writes_patterns(prompt, self.project_root, Path.home())
+        writes_mode = min(self.user_mode, policy.Mode.STANDARD, key=list(policy.Mode).index) if writes else None
+        return mode, writes, writes_mode
+
+    def apply_prompt(self, agent: Agent, prompt: Prompt) -> None:
+        """Switch the agent to another prompt, or apply the current one again after the user's mode changed
+        (the UI's /prompt and /mode): the gate's mode and writes, the sandbox profile, the system prompt."""
+        mode, writes, writes_mode = self._limits(prompt)
+        gate = agent.gate
+        gate.mode, gate.writes, gate.writes_mode = mode, writes, writes_mode
+        agent.ctx.read_only = gate.read_only_sandbox
+        agent.system = self.system_for(prompt, str(mode))
+        self.prompt, self.mode = prompt, mode
 
     def load_engine(self) -> None:
         """The policy engine (none with --dangerously-skip-permissions); a bad rule file is a ConfigError."""
@@ -155,7 +176,6 @@ class RunSetup:
         from agent.context_files import collect_context, render
         from agent.gate import Gate
         from agent.loop import Agent
-        from agent.prompts import system_prompt, writes_patterns
         from agent.providers import make_provider
         from agent.tools import builtin_tools
         from agent.tools.base import ToolContext
@@ -164,7 +184,8 @@ class RunSetup:
         for warning in config.warnings:
             emit(Notice(f"corral: {warning}"))
         self.load_engine()
-        prompt, user_mode, mode, engine = self.prompt, self.user_mode, self.mode, self.engine
+        prompt, user_mode, engine = self.prompt, self.user_mode, self.engine
+        mode, writes, writes_mode = self._limits(prompt)
         bypass = bool(self.args.dangerously_skip_permissions)
         for warning in engine.warnings if engine is not None else ():
             emit(Notice(f"corral: {warning}"))
@@ -172,8 +193,6 @@ class RunSetup:
         audit = AuditLog(audit_path)
         self._audit = audit
         backend = str(config.sandbox)
-        writes = writes_patterns(prompt, self.project_root, Path.home())
-        writes_mode = min(user_mode, policy.Mode.STANDARD, key=list(policy.Mode).index) if writes else None
         gate = Gate(engine, mode, self.project_root, approver=approver, audit=audit, session_id=self.session_id,
                     bypass=bypass, sandboxed=backend != "none", writes=writes, writes_mode=writes_mode)
         if bypass:
@@ -206,7 +225,7 @@ class RunSetup:
                 emit(Notice(f"corral: {note}"))
             context = render(found)
         self.context = context
-        system = system_prompt(prompt, self.project_root, self.cwd, str(mode), backend, context=context)
+        system = self.system_for(prompt, str(mode))
         thinking = config.thinking
         if loaded is not None and loaded.thinking in THINKING_LEVELS and not self._from_flag_or_env("thinking"):
             thinking = loaded.thinking
@@ -342,7 +361,6 @@ class RunSetup:
             self._writer.close()
         if self._audit is not None:
             self._audit.close()
-
 
 def _pick(choose: Callable[..., SessionSummary | None], project: Path) -> SessionSummary | None:
     """`-r`: the picker talks to the terminal (stdin may carry the prompt)."""

@@ -159,29 +159,11 @@ async def _mode(tui: Tui, arg: str) -> None:
         tui.view.error(str(exc))
         return
     setup.user_mode = user
-    _apply_prompt(tui, setup.prompt)
+    setup.apply_prompt(agent, setup.prompt)
     if setup.writer is not None:
         setup.writer.mode(str(user))
     capped = "" if agent.gate.mode == user else f" (the {setup.prompt.name} prompt caps it at {agent.gate.mode})"
     tui.view.notice(f"mode: {user}{capped}")
-
-
-def _apply_prompt(tui: Tui, prompt: object) -> None:
-    import policy
-    from agent.prompts import Prompt, effective_mode, writes_patterns
-
-    assert isinstance(prompt, Prompt)
-    agent, setup = _agent(tui), tui.setup
-    mode = policy.Mode.parse(effective_mode(str(setup.user_mode), prompt.mode))
-    from pathlib import Path
-
-    writes = writes_patterns(prompt, setup.project_root, Path.home())
-    agent.gate.mode = mode
-    agent.gate.writes = writes
-    agent.gate.writes_mode = min(setup.user_mode, policy.Mode.STANDARD, key=list(policy.Mode).index) if writes else None
-    agent.ctx.read_only = agent.gate.read_only_sandbox
-    agent.system = setup.system_for(prompt, str(mode))
-    setup.prompt, setup.mode = prompt, mode
 
 
 @command("prompt", "[NAME]", "switch the system prompt (code, plan, review …); without a name, list them", idle=True)
@@ -196,7 +178,7 @@ async def _prompt(tui: Tui, arg: str) -> None:
         tui.view.notice(f"prompt: {setup.prompt.name}\n" + format_listing(found))
         return
     prompt = select_prompt(arg, setup.project_root, os.environ, trusted=setup.config.trusted)
-    _apply_prompt(tui, prompt)
+    setup.apply_prompt(_agent(tui), prompt)
     if setup.writer is not None:
         setup.writer.prompt(prompt.name)
     tui.view.notice(f"prompt: {prompt.name} (mode {_agent(tui).gate.mode})")

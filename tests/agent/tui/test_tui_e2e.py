@@ -316,3 +316,29 @@ def test_at_path_completes_and_attaches_the_file(ui: Ui) -> None:
     assert "attached notes/plan.txt" in screen and "protected" in screen
     sent = ui.sent(-1)
     assert "step one: measure" in sent and "hunter2" not in sent
+
+
+def test_prompt_and_mode_commands_change_what_the_agent_may_do(ui: Ui) -> None:
+    ui.server.set_script([{"parts": [call("write", path="x.txt", content="x")]}, {"parts": [text("tried")]},
+                          {"parts": [call("write", path="y.txt", content="y")]}, {"parts": [text("wrote")]}])
+    term = ui.start()
+    term.type("/prompt review")
+    term.keys("Enter")
+    term.wait_for("prompt: review (mode read-only)")
+    term.type("/mode yolo")
+    term.keys("Enter")
+    term.wait_for("mode: yolo (the review prompt caps it at read-only)")
+    term.type("write x")
+    term.keys("Enter")
+    term.wait_for("tried")
+    assert not (ui.project / "x.txt").exists()
+    system = ui.server.model_requests[0].body["messages"][0]["content"]
+    assert "here as a code reviewer" in system and "permission mode: read-only" in system
+    assert "Denied" in ui.sent(1)
+    term.type("/prompt code")
+    term.keys("Enter")
+    term.wait_for("prompt: code (mode yolo)")
+    term.type("write y")
+    term.keys("Enter")
+    term.wait_for("wrote")
+    assert (ui.project / "y.txt").read_text() == "y"
