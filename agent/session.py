@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
@@ -41,8 +40,10 @@ from agent.session_records import (
     encode_message,
     excerpt_of,
     iter_records,
+    open_log,
     parse_header,
     read_header,
+    write_private,
 )
 from agent.tools.base import TodoItem
 from agent.values import frozen, record
@@ -187,7 +188,7 @@ class SessionWriter(LineLog):
         ok = self._append("name", {"name": name})
         if ok:
             try:
-                _write_small(self.directory / NAME_FILE, name.encode("utf-8", "surrogatepass"))
+                write_private(self.directory / NAME_FILE, name.encode("utf-8", "surrogatepass"))
             except OSError:
                 pass  # the log is the source of truth; listing falls back to the header's name
         return ok
@@ -217,16 +218,6 @@ class SessionWriter(LineLog):
 
     def __enter__(self) -> SessionWriter:
         return self
-
-
-def _write_small(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------------------------------- loading
@@ -420,13 +411,11 @@ class SessionSummary:
 def _summary(directory: Path) -> SessionSummary | None:
     path = directory / LOG_NAME
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
+        fh = open_log(path)
+    except SessionError:
         return None
-    with os.fdopen(fd, "rb") as fh:
+    with fh:
         st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            return None
         try:
             header = parse_header(path, fh.readline(HEADER_BYTES))
         except SessionError:

@@ -23,6 +23,7 @@ import os
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from agent.errors import CorralError
 from agent.providers.base import Message, ToolCall
@@ -69,7 +70,13 @@ def write_blob(directory: Path, data: bytes) -> str:
         os.mkdir(blobs, 0o700)
     except FileExistsError:
         pass
-    tmp = blobs / f".{digest}.{os.getpid()}.tmp"
+    write_private(target, data)
+    return ref
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file of the session (0600) whole or not at all: a temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         view = memoryview(data)
@@ -77,8 +84,7 @@ def write_blob(directory: Path, data: bytes) -> str:
             view = view[os.write(fd, view):]
     finally:
         os.close(fd)
-    os.replace(tmp, target)
-    return ref
+    os.replace(tmp, path)
 
 
 def read_blob(directory: Path, ref: object) -> str:
@@ -246,15 +252,22 @@ def newer(path: Path, lineno: int, version: object) -> SessionError:
                         f"corral reads up to v{VERSION}): upgrade corral to open this session")
 
 
-def read_header(path: Path) -> dict[str, object]:
-    """The header of a session log, reading only its first line. Raises SessionError."""
+def open_log(path: Path) -> BinaryIO:
+    """A session log opened for reading: never through a symlink, only a regular file. Raises SessionError."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         raise SessionError(f"cannot open the session {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise not_a_session(path, "not a regular file")
+    fh = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        fh.close()
+        raise not_a_session(path, "not a regular file")
+    return fh
+
+
+def read_header(path: Path) -> dict[str, object]:
+    """The header of a session log, reading only its first line. Raises SessionError."""
+    with open_log(path) as fh:
         head = fh.readline(HEADER_BYTES)
     return parse_header(path, head)
 
@@ -280,13 +293,7 @@ def parse_header(path: Path, line: bytes) -> dict[str, object]:
 def iter_records(path: Path, warnings: list[str]) -> Iterator[tuple[int, dict[str, object]]]:
     """(line number, record) for every readable record of a log, the header first. Torn or damaged lines and
     records without a version are skipped with a warning; a newer version raises SessionError."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise SessionError(f"cannot open the session {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise not_a_session(path, "not a regular file")
+    with open_log(path) as fh:
         yield 1, parse_header(path, fh.readline())
         lineno = 1
         for raw in fh:
