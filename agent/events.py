@@ -130,6 +130,20 @@ Event = (
 )
 
 
+_KEY_ARGS = ("command", "path", "pattern", "url", "query")
+
+
+def key_argument(call: ToolCall, limit: int = 80) -> str:
+    """The argument that says what a call does (the command, the path …), on one line of at most `limit`
+    characters: what front ends show of a tool call."""
+    for key in _KEY_ARGS:
+        value = call.arguments.get(key)
+        if isinstance(value, str) and value:
+            flat = " ".join(value.split())
+            return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return ""
+
+
 def event_dict(event: Event) -> dict[str, object]:
     """A JSON-ready form of an event (for stream-json and logs): {"type": snake_case name, ...fields}."""
     from dataclasses import asdict, fields, is_dataclass

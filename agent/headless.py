@@ -31,6 +31,7 @@ from agent.events import (
     RunFinished,
     ToolFinished,
     event_dict,
+    key_argument,
 )
 from agent.providers.base import Retrying, Usage
 
@@ -46,14 +47,6 @@ def _json_default(value: object) -> object:
     if isinstance(value, Path):
         return str(value)
     return str(value)
-
-
-def _key_argument(args: dict[str, object]) -> str:
-    for key in ("command", "path", "pattern", "url"):
-        value = args.get(key)
-        if isinstance(value, str):
-            return value if len(value) <= 100 else value[:97] + "..."
-    return ""
 
 
 class Printer:
@@ -79,7 +72,7 @@ class Printer:
     @staticmethod
     def _progress(event: Event) -> str | None:
         if isinstance(event, PolicyChecked):
-            arg = _key_argument(event.call.arguments)
+            arg = key_argument(event.call, 100)
             verdict = event.final if event.final == event.decision else f"{event.decision} → {event.final}"
             return f"· {event.call.name} {arg}  [{verdict}]"
         if isinstance(event, ToolFinished) and not event.result.meta.get("denied"):

@@ -171,7 +171,7 @@ class Tui:
         request = self.approval
         if request is None:
             return []
-        from agent.tui.view import key_argument
+        from agent.events import key_argument
 
         verdict = request.verdict
         rule = f" (rule {verdict.rule})" if verdict.rule else ""

@@ -26,6 +26,7 @@ from agent.events import (
     ToolFinished,
     ToolOutput,
     TurnStarted,
+    key_argument,
 )
 from agent.providers.base import ReasoningDelta, Retrying, TextDelta, ToolCall, ToolCallBegin
 from agent.tui.markdown import Fragments, MarkdownStream
@@ -35,17 +36,6 @@ from agent.values import record
 TAIL_BYTES = 64 * 1024  # kept per tool call for expanding; the sandbox keeps the full log on disk
 LIVE_OUTPUT_LINES = 4
 LIVE_REASONING_LINES = 3
-_KEY_ARGS = ("command", "path", "pattern", "url", "query")
-
-
-def key_argument(call: ToolCall, limit: int = 80) -> str:
-    """The argument that says what a call does (the command, the path …), on one line."""
-    for key in _KEY_ARGS:
-        value = call.arguments.get(key)
-        if isinstance(value, str) and value:
-            flat = " ".join(value.split())
-            return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-    return ""
 
 
 @record
