@@ -34,7 +34,6 @@ from agent.values import frozen
 MAX_FILES = 50_000
 MAX_RESULTS = 60
 CACHE_SECONDS = 3.0
-SNIFF_BYTES = 8192
 TRAILING_PUNCTUATION = ",.;:!?)]}'\""
 
 _AT_TOKEN = re.compile(r"(?:^|(?<=\s))@(\S*)$")
@@ -210,16 +209,18 @@ def _attach(root: Path, rel: str, protected: Protected, max_bytes: int) -> Attac
         return Attachment(rel, error="protected by the policy (secrets, credentials …): not attached")
     if not real.is_relative_to(root):
         return Attachment(rel, error="outside the project: not attached")
-    try:
-        with open(real, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except FileNotFoundError:
+    from agent.context_files import Unreadable, read_regular
+    from agent.tools._files import is_binary
+
+    if not os.path.exists(real):
         return Attachment(rel, error="no such file")
-    except IsADirectoryError:
+    if os.path.isdir(real):
         return Attachment(rel, error="a directory, not a file: name a file")
-    except OSError as exc:
-        return Attachment(rel, error=f"cannot read it: {exc.strerror or exc}")
-    if b"\0" in data[:SNIFF_BYTES]:
+    try:
+        data, _ = read_regular(real, max_bytes)  # regular files only: a FIFO must not hang the UI
+    except Unreadable as exc:
+        return Attachment(rel, error=f"{exc}: not attached")
+    if is_binary(data):
         return Attachment(rel, error="a binary file: not attached")
     truncated = len(data) > max_bytes
     data = data[:max_bytes]

@@ -162,3 +162,11 @@ def test_gitignored_files_can_still_be_attached_by_name(project: Path) -> None:
     assert log == Attachment("debug.log", "log\n")
     assert os.path.exists(project / "build/out.js")
     assert attachments("@build/out.js", project, protect_env, 100) == [Attachment("build/out.js", "generated\n")]
+
+
+def test_a_fifo_is_refused_without_blocking(project: Path) -> None:
+    import os
+
+    os.mkfifo(project / "pipe.txt")
+    [found] = attachments("@pipe.txt", project, protect_env, 1000)  # a plain open() would wait for a writer
+    assert found.error == "not a regular file: not attached" and found.text == ""
