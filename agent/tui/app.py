@@ -479,9 +479,17 @@ def _ft(fn: Callable[[], Fragments]) -> Callable[[], StyleAndTextTuples]:
 
 def run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
     """`corral` on a terminal: build what the session needs, then run the UI until the user leaves."""
+    from agent.errors import ConfigError, UsageError
     from agent.run_setup import RunSetup
 
-    setup = RunSetup(args, overrides, engine_now=False)
+    try:
+        setup = RunSetup(args, overrides, engine_now=False)
+    except (ConfigError, UsageError) as exc:  # no key, a bad config file, an unknown provider …
+        print(f"corral: {exc}", file=sys.stderr)
+        return 2
+    except CorralError as exc:  # a session that cannot be loaded …
+        print(f"corral: {exc}", file=sys.stderr)
+        return 1
     no_color = bool(getattr(args, "no_color", False)) or no_color_requested(os.environ)
     theme = get_theme(getattr(args, "theme", None) or str(setup.config.theme or "") or None, no_color=no_color)
     return Tui(setup, theme).run()

@@ -119,18 +119,22 @@ def test_approvals_once_and_for_the_session(ui: Ui) -> None:
     assert "allow exactly `frobnicate --x`" in screen  # the exact narrow rule "for this session" would add
     term.keys("y")
     term.wait_for("first done")
+    asked = term.count("[a] allow for this session")  # the first request may still be in the scrollback
     term.type("again")
     term.keys("Enter")
-    term.wait_for("[a] allow for this session")
+    term.wait_for("[a] allow for this session", times=asked + 1)
     term.keys("a")
     term.wait_for("second done")
     term.type("once more")
     term.keys("Enter")
-    screen = term.wait_for("third done")
-    assert screen.count("[y] allow once") <= 2  # the third call did not ask
+    term.wait_for("third done")
     sessions = ui.base / "xdg-data" / "corral" / "sessions"
     [log] = list(sessions.glob("*/session.jsonl"))
     assert '"type":"approval"' in log.read_text().replace(" ", "")
+    [audit] = list(sessions.glob("*/audit.jsonl"))
+    bash = [json.loads(line) for line in audit.read_text().splitlines() if '"bash"' in line]
+    assert [(entry["decision"], entry["approved_by"]) for entry in bash] == [
+        ("ask", "user"), ("ask", "user"), ("allow", "session")]  # the third call did not ask
 
 
 def test_deny_and_tell_the_model_why(ui: Ui) -> None:
@@ -342,3 +346,12 @@ def test_prompt_and_mode_commands_change_what_the_agent_may_do(ui: Ui) -> None:
     term.keys("Enter")
     term.wait_for("wrote")
     assert (ui.project / "y.txt").read_text() == "y"
+
+
+def test_a_missing_api_key_is_one_clear_line_not_a_traceback(ui: Ui) -> None:
+    env = {k: v for k, v in ui.env().items() if not k.endswith("_API_KEY")}
+    term = Term([sys.executable, "-m", "agent.cli"], cwd=ui.project, env=env)  # the default provider: openrouter
+    ui.terms.append(term)
+    screen = term.wait_for("[exit 2]")
+    assert "corral: no API key for provider openrouter: set OPENROUTER_API_KEY" in screen
+    assert "Traceback" not in screen
