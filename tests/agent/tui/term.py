@@ -40,14 +40,23 @@ class Term:
                              capture_output=True, text=True)
         return out.stdout
 
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+    def count(self, text: str) -> int:
+        """How often `text` is on the screen and in the scrollback now."""
+        return self.screen().count(text)
+
+    def wait_for(self, text: str, timeout: float = 20.0, *, times: int = 1) -> str:
+        """Wait until `text` is shown `times` times (scrollback included). To wait for a text that may
+        already be in the scrollback (a second approval request), pass `times=term.count(text) + 1`, counted
+        before the key that makes it appear. tmux also keeps a copy of whatever was on the screen when the
+        screen is erased from its first line (its scroll-on-clear option), so a count can only grow."""
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen()
-            if text in screen:
+            if screen.count(text) >= times:
                 return screen
             if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} did not appear within {timeout} s; the screen:\n{screen}")
+                raise AssertionError(f"{text!r} did not appear {times} time(s) within {timeout} s; the screen:\n"
+                                     f"{screen}")
             time.sleep(0.05)
 
     def pane_pid(self) -> int:
