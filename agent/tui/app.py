@@ -311,6 +311,11 @@ class Tui:
             self.app.exit(result=2)
             return
         self.agent.ctx.undo = UndoLog()
+        loaded = self.setup.loaded
+        if loaded is not None and self.agent.messages:
+            name = f" «{loaded.name}»" if loaded.name else ""
+            self.view.replay(self.agent.messages, f"resumed session {loaded.id}{name}: "
+                             f"{len(self.agent.messages)} messages")
         self.completer.refresh()  # files were offered with nothing (all protected) until the engine was up
         startup.finished()
         self.app.invalidate()
@@ -397,7 +402,9 @@ class Tui:
         result = await BashTool().run(call.id, {"command": command}, agent.ctx)
         self.view(ToolFinished(call, result, time.monotonic() - started))
         self.view.expand()
-        agent.messages.append(Message("user", f"I ran this command myself:\n$ {command}\n{result.content}"))
+        from agent.tui.view import SHELL_MARK
+
+        agent.messages.append(Message("user", f"{SHELL_MARK}$ {command}\n{result.content}"))
 
     # -- running ----------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ bounded tail in memory (the full log is on disk, named in the tool result).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import field
 
 from agent.events import (
@@ -28,11 +28,14 @@ from agent.events import (
     TurnStarted,
     key_argument,
 )
-from agent.providers.base import ReasoningDelta, Retrying, TextDelta, ToolCall, ToolCallBegin
+from agent.providers.base import Message, ReasoningDelta, Retrying, TextDelta, ToolCall, ToolCallBegin
 from agent.tui.markdown import Fragments, MarkdownStream
 from agent.tui.themes import Theme
 from agent.values import record
 
+REPLAY_MESSAGES = 40  # a resumed session shows this many of its latest messages
+SHELL_MARK = "I ran this command myself:\n"  # how a `!cmd` joins the conversation (app.py)
+ATTACHMENT_SEPARATOR = "\n\n<file path="  # where @path attachments begin in a user message (app.py)
 TAIL_BYTES = 64 * 1024  # kept per tool call for expanding; the sandbox keeps the full log on disk
 LIVE_OUTPUT_LINES = 4
 LIVE_REASONING_LINES = 3
@@ -151,13 +154,8 @@ class View:
             status, style = ("error" if code in (None, 0) else f"exit {code}"), "class:tool.error"
         else:
             status, style = ("asked, allowed" if tool and tool.decision == "ask" else "ok"), "class:tool.allow"
-        lines = result.content.count("\n") + (1 if result.content and not result.content.endswith("\n") else 0)
-        detail = f"{lines} line{'s' if lines != 1 else ''}" if lines else "no output"
         arg = key_argument(event.call, max(20, self.width() - 40))
-        self.print_block([
-            ("class:tool", "  ⏺ "), ("class:tool.name", event.call.name), ("", " "), ("class:tool.arg", arg),
-            ("class:tool", "  · "), (style, status), ("class:tool", f" · {event.duration:.1f} s · {detail}\n"),
-        ])
+        self.print_block(self._tool_line(event.call, status, style, result.content, event.duration))
         if denied:
             first = result.content.strip().splitlines()[0] if result.content.strip() else ""
             self.print_block([("class:tool.deny", f"    {first}\n")])
@@ -165,6 +163,18 @@ class View:
             text = result.content[-TAIL_BYTES:]
             self.folded.append(Folded(f"{event.call.name} {arg}", text, len(result.content) > TAIL_BYTES))
             del self.folded[:-20]
+
+    def _tool_line(self, call: ToolCall, status: str, style: str, content: str,
+                   duration: float | None) -> Fragments:
+        """One finished tool call: tool, key argument, outcome, duration, how much output."""
+        lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
+        detail = f"{lines} line{'s' if lines != 1 else ''}" if lines else "no output"
+        took = f" · {duration:.1f} s" if duration is not None else ""
+        return [
+            ("class:tool", "  ⏺ "), ("class:tool.name", call.name), ("", " "),
+            ("class:tool.arg", key_argument(call, max(20, self.width() - 40))),
+            ("class:tool", "  · "), (style, status), ("class:tool", f"{took} · {detail}\n"),
+        ]
 
     def _finished(self, event: RunFinished) -> None:
         self._message_done()
@@ -200,6 +210,52 @@ class View:
         self.running.clear()
         self.status_note = ""
         self.notice("interrupted: every command of this turn was stopped")
+
+    def replay(self, messages: Sequence[Message], header: str, keep: int = REPLAY_MESSAGES) -> None:
+        """A resumed session: its header, then the last `keep` messages (from a user message on) shown as
+        they were when they happened (prompts, rendered answers, one line per tool call), so the user sees
+        where they left off. Older messages are counted, not printed."""
+        start = max(0, len(messages) - keep)
+        first_user = next((i for i in range(start, len(messages)) if messages[i].role == "user"), None)
+        if first_user is not None:
+            start = first_user
+        note = f"; {start} earlier message{'s' if start != 1 else ''} not shown" if start else ""
+        self.notice(header + note)
+        results = {m.tool_call_id: m for m in messages[start:] if m.role == "tool"}
+        for message in messages[start:]:
+            if message.role == "user":
+                self._replay_user(message.content)
+            elif message.role == "assistant":
+                if message.content.strip():
+                    stream = MarkdownStream(self.theme, max(20, self.width() - 2))
+                    for block in [*stream.feed(message.content), *stream.finish()]:
+                        self.print_block(block)
+                for call in message.tool_calls:
+                    result = results.get(call.id)
+                    if result is None:
+                        self.print_block(self._tool_line(call, "no result (interrupted)", "class:tool.deny", "",
+                                                         None))
+                    elif result.is_error:
+                        self.print_block(self._tool_line(call, "error", "class:tool.error", result.content, None))
+                    else:
+                        self.print_block(self._tool_line(call, "ok", "class:tool.allow", result.content, None))
+        self.notice("── resumed: the conversation goes on below ──")
+
+    def _replay_user(self, text: str) -> None:
+        from agent.compaction import DROPPED_MARK, SUMMARY_MARK
+
+        if text.startswith((SUMMARY_MARK, DROPPED_MARK[:20])):
+            self.notice("(the conversation before this point was compacted)")
+            return
+        if text.startswith(SHELL_MARK):
+            command = text.removeprefix(SHELL_MARK).split("\n", 1)[0].removeprefix("$ ")
+            self.print_block([("class:user", f"! {command}\n")])
+            return
+        typed, _, attached = text.partition(ATTACHMENT_SEPARATOR)
+        shown = typed.rstrip("\n").replace("\n", "\n  ")
+        files = attached.count("<file path=") + (1 if attached else 0)
+        extra = f"  (+{files} attached file{'s' if files != 1 else ''})" if attached else ""
+        self.print_block([("class:user", f"› {shown}\n")] + ([("class:notice", extra.strip() + "\n")] if extra else []))
 
     # -- the live area ---------------------------------------------------------------------------
 

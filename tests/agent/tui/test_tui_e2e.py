@@ -98,6 +98,9 @@ def test_a_prompt_streams_markdown_and_the_session_resumes(ui: Ui) -> None:
 
     ui.server.set_script([{"parts": [text("Resumed fine.")]}])
     again = ui.start("-c")
+    screen = again.wait_for("── resumed")  # where the user left off, shown again
+    assert "resumed session" in screen and "› look at the parser" in screen and "print('ok')" in screen
+    assert "**fine**" not in screen
     again.type("and now?")
     again.keys("Enter")
     again.wait_for("Resumed fine.")

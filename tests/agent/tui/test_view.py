@@ -1,0 +1,80 @@
+"""The view: what a run and a resumed session print into the scrollback."""
+
+from __future__ import annotations
+
+from agent.compaction import SUMMARY_MARK
+from agent.events import ToolFinished
+from agent.providers.base import Message, ToolCall
+from agent.tools.base import ToolResult
+from agent.tui.markdown import Fragments
+from agent.tui.themes import get_theme
+from agent.tui.view import SHELL_MARK, View
+
+
+def make_view() -> tuple[View, list[str]]:
+    printed: list[str] = []
+
+    def print_block(fragments: Fragments) -> None:
+        printed.append("".join(text for _style, text in fragments))
+
+    return View(get_theme("corral-dark"), print_block, lambda: None, lambda: 100), printed
+
+
+def bash(call_id: str, command: str) -> ToolCall:
+    return ToolCall(id=call_id, name="bash", arguments={"command": command})
+
+
+def conversation() -> list[Message]:
+    return [
+        Message("user", "fix the **build**\nplease"),
+        Message("assistant", "Looking.", tool_calls=[bash("c1", "make"), bash("c2", "make test")]),
+        Message("tool", "ok\nbuilt\n", tool_call_id="c1", name="bash"),
+        Message("tool", "1 failed", tool_call_id="c2", name="bash", is_error=True),
+        Message("assistant", "## Done\n\nThe build is **fixed**."),
+        Message("user", 'read this\n\n<file path="a.txt">\nA\n</file>\n\n<file path="b.txt">\nB\n</file>'),
+        Message("assistant", "", tool_calls=[bash("c3", "sleep 100")]),  # interrupted: no result recorded
+        Message("user", f"{SHELL_MARK}$ git status\nclean"),
+    ]
+
+
+def test_a_resumed_session_is_shown_as_it_happened() -> None:
+    view, printed = make_view()
+    view.replay(conversation(), "resumed session S1: 8 messages")
+    out = "".join(printed)
+    assert printed[0] == "resumed session S1: 8 messages\n"  # nothing left out
+    assert "› fix the **build**\n  please\n" in out  # the user's words verbatim
+    assert "Looking." in out
+    assert "⏺ bash make  · ok · 2 lines" in out
+    assert "⏺ bash make test  · error · 1 line" in out
+    assert "Done" in out and "## Done" not in out and "fixed" in out and "**fixed**" not in out  # rendered
+    assert "› read this\n" in out and "+2 attached files" in out and "<file" not in out
+    assert "⏺ bash sleep 100  · no result (interrupted)" in out
+    assert "! git status\n" in out and "clean" not in out
+    assert printed[-1].startswith("── resumed")
+
+
+def test_a_long_session_shows_its_latest_messages_from_a_prompt_on() -> None:
+    messages = [Message("user", SUMMARY_MARK + "\n\nthe summary")]
+    for i in range(30):
+        messages += [Message("user", f"question {i}"), Message("assistant", f"answer {i}")]
+    view, printed = make_view()
+    view.replay(messages, "resumed session S2", keep=9)
+    out = "".join(printed)
+    # the last 9 messages start with an answer, so the replay starts at the next prompt
+    assert printed[0] == "resumed session S2; 53 earlier messages not shown\n"
+    assert "question 25" not in out and "› question 26\n" in out and "answer 29" in out
+    assert "compacted" not in out
+
+
+def test_a_compacted_session_says_so() -> None:
+    view, printed = make_view()
+    view.replay([Message("user", SUMMARY_MARK + "\n\nsecret summary"), Message("user", "go on"),
+                 Message("assistant", "going")], "resumed")
+    out = "".join(printed)
+    assert "(the conversation before this point was compacted)" in out and "secret summary" not in out
+
+
+def test_a_finished_tool_call_is_one_line_with_its_duration() -> None:
+    view, printed = make_view()
+    view(ToolFinished(bash("c9", "ls"), ToolResult("a\nb\nc"), 0.25))
+    assert printed == ["  ⏺ bash ls  · ok · 0.2 s · 3 lines\n"]
