@@ -140,7 +140,7 @@ async def post_stream(
         except _Retry as failure:
             if attempt > policy.max_retries:
                 raise ProviderError(
-                    f"{settings.name}: {failure.reason} (gave up after {attempt} attempts)",
+                    f"{settings.name}: {failure.reason} (gave up after {attempt} attempts){_hint(failure, settings)}",
                     status=failure.status,
                     retryable=True,
                 ) from failure
@@ -180,6 +180,15 @@ async def _attempt(
         raise _Retry(reason) from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ProviderError(f"{settings.name}: cannot send the request to {url}: {exc}") from exc
+
+
+def _hint(failure: _Retry, settings: ProviderSettings) -> str:
+    """What to check when the server could not be reached at all."""
+    if failure.status is not None or not failure.reason.startswith("connection to"):
+        return ""
+    if settings.kind == "ollama":
+        return "; is Ollama running (`ollama serve`)? `corral config show` shows the base_url in use"
+    return "; is the server up and the provider's base_url right? `corral config show` shows the one in use"
 
 
 def _describe(exc: Exception, url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -105,6 +106,20 @@ async def test_gives_up_after_max_retries(make: MakeProvider, llm_server: Server
     assert "gave up after 3 attempts" in str(caught.value) and "busy" in str(caught.value)
     assert [r.attempt for r in emit.of(Retrying)] == [1, 2]
     assert len(llm_server.model_requests) == 3
+
+
+@pytest.mark.parametrize("kind", ["ollama", "openai"])
+async def test_a_server_that_is_not_there_says_what_to_check(kind: str, make: MakeProvider) -> None:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}" + ("/v1" if kind == "openai" else "")
+    with pytest.raises(ProviderError) as caught:
+        await make(kind, base_url=base, max_retries=1).stream(request(), Recorder())
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message and "gave up after 2 attempts" in message
+    assert "`corral config show`" in message
+    assert ("`ollama serve`" in message) == (kind == "ollama")
 
 
 async def test_read_timeout_before_any_output_is_retried(make: MakeProvider, llm_server: ServerHandle) -> None:
