@@ -42,12 +42,15 @@ from agent.providers.base import (
     Message,
     Provider,
     StreamEvent,
+    TextDelta,
     Thinking,
     ToolCall,
     Usage,
 )
 from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.values import record
+
+INTERRUPTED_REPLY = "[the user interrupted this reply here]"
 
 
 @record
@@ -75,6 +78,7 @@ class Agent:
         self._learned_window: int | None = None  # an upper bound learned from a refused request
         self._compacted_len = -1  # len(messages) right after the latest compaction
         self._run_usage: Usage | None = None
+        self._streamed: list[str] = []  # the text of the reply being streamed, kept if the run is cancelled
         if self.ctx.on_output is None:
             self.ctx.on_output = self._tool_output
 
@@ -82,6 +86,8 @@ class Agent:
         self.emit(ToolOutput(call_id, chunk.decode("utf-8", errors="replace")))
 
     def _relay(self, event: StreamEvent) -> None:
+        if isinstance(event, TextDelta):
+            self._streamed.append(event.text)
         self.emit(event)
 
     async def run(self, prompt: str) -> RunFinished:
@@ -102,6 +108,11 @@ class Agent:
                 completion = await self._complete()
             except ProviderError as exc:
                 return self._finish(RunFinished(text, "error", turn, run_usage, str(exc)))
+            except trio.Cancelled:  # the text shown so far stays in the conversation, marked as cut
+                partial = "".join(self._streamed).rstrip()
+                if partial:
+                    self.messages.append(Message("assistant", f"{partial}\n\n{INTERRUPTED_REPLY}"))
+                raise
             run_usage.add(completion.usage)
             self.usage.add(completion.usage)
             message = completion.message
@@ -174,6 +185,7 @@ class Agent:
             estimate = self.meter.estimate(request)
             truncated: Completion | None = None
             try:
+                self._streamed.clear()
                 completion = await self.provider.stream(request, self._relay)
             except ProviderError as exc:
                 if not exc.context_overflow:

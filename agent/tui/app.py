@@ -90,11 +90,13 @@ class Tui:
     def print_block(self, fragments: Fragments) -> None:
         """Print finished output into the terminal's scrollback, above the live area. Blocks are written
         together every PRINT_INTERVAL (a streamed reply finishes many small blocks)."""
-        if not self.app.is_running:
-            from prompt_toolkit import print_formatted_text as print_now
+        if not self.app.is_running:  # before the first paint, or after the UI has gone
             from prompt_toolkit.formatted_text import FormattedText
+            from prompt_toolkit.renderer import print_formatted_text
 
-            print_now(FormattedText(fragments), style=self._style, end="", include_default_pygments_style=False)
+            output = self.app.output
+            print_formatted_text(output, FormattedText(fragments), self._style, color_depth=self.app.color_depth)
+            output.flush()
             return
         if not self._pending:  # at most ~30 writes a second, however many blocks a reply finishes
             asyncio.get_running_loop().call_later(PRINT_INTERVAL, self._flush_pending)
@@ -161,6 +163,15 @@ class Tui:
     def set_theme(self, theme: Theme) -> None:
         self.theme = self.view.theme = theme
         self._style = self.app.style = pt_style(theme)
+
+    def _banner(self) -> Fragments:
+        """The first line: where this session works and how to get help. (It also keeps the live area off
+        the screen's first line, where tmux would copy each erase of it into the scrollback.)"""
+        root = str(self.setup.project_root)
+        home = os.path.expanduser("~")
+        if home not in ("", "/") and (root == home or root.startswith(home + "/")):
+            root = "~" + root[len(home):]
+        return [("class:notice", f"corral · {root} · /help lists the commands, Ctrl-D leaves\n")]
 
     def _prompt_text(self) -> Fragments:
         if self.telling:
@@ -447,6 +458,7 @@ class Tui:
             threading.Thread(target=preload, name="corral-preload", daemon=True).start()
 
         self.app.after_render += first_render
+        self.print_block(self._banner())
         import signal
 
         def leave(signum: int) -> None:  # SIGTERM, SIGHUP: leave cleanly, terminal restored, session saved

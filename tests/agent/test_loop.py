@@ -20,7 +20,7 @@ import trio
 import policy
 from agent.events import AssistantMessage, Event, PolicyChecked, RunFinished, ToolFinished, TurnStarted
 from agent.gate import ApprovalAnswer, ApprovalRequest, Gate
-from agent.loop import Agent
+from agent.loop import INTERRUPTED_REPLY, Agent
 from agent.providers import make_provider
 from agent.providers.base import TextDelta, ToolSpec
 from agent.providers.settings import ProviderSettings
@@ -206,3 +206,20 @@ async def test_cancellation_keeps_a_valid_history(llm_server: ServerHandle, proj
     assert [m.role for m in agent.messages] == ["user", "assistant", "tool"]
     assert "cancelled" in agent.messages[-1].content
     json.dumps([m.content for m in agent.messages])
+
+
+async def test_a_reply_cut_by_cancellation_stays_in_the_history(llm_server: ServerHandle, project: Path) -> None:  # noqa: F811
+    llm_server.set_script([{"parts": [{"type": "text", "text": "first part. " * 40}], "chunk_delay": 0.02}])
+    agent, events = make_agent(llm_server, project)
+    with trio.move_on_after(5) as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(agent.run, "explain")
+            while sum(isinstance(e, TextDelta) for e in events) < 3:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+    assert not scope.cancelled_caught
+    assert [m.role for m in agent.messages] == ["user", "assistant"]
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    kept = agent.messages[-1].content
+    assert kept == f"{shown.rstrip()}\n\n{INTERRUPTED_REPLY}"  # exactly what the user saw, marked as cut
+    assert len(shown) < len("first part. " * 40) and not agent.messages[-1].tool_calls
