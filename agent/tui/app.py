@@ -116,7 +116,13 @@ class Tui:
         app.renderer.erase()
         print_formatted_text(app.output, FormattedText(fragments), self._style, color_depth=app.color_depth)
         app.output.flush()
-        app.invalidate()
+        # Draw the live area again at once, not at the next throttled redraw: with a reply streaming, the
+        # status line and the input would otherwise be missing from the screen most of the time.
+        redraw = getattr(app, "_redraw", None)  # what prompt_toolkit's own run_in_terminal does after printing
+        if callable(redraw):
+            redraw()
+        else:
+            app.invalidate()
 
     # -- the application --------------------------------------------------------------------------
 

@@ -358,3 +358,34 @@ def test_a_missing_api_key_is_one_clear_line_not_a_traceback(ui: Ui) -> None:
     screen = term.wait_for("[exit 2]")
     assert "corral: no API key for provider openrouter: set OPENROUTER_API_KEY" in screen
     assert "Traceback" not in screen
+
+
+def test_the_live_area_never_leaks_into_the_scrollback(ui: Ui) -> None:
+    ui.server.set_script([
+        {"parts": [call("bash", command="frobnicate --z")]}, {"parts": [text("# One\n\n" + "first " * 30)]},
+        {"parts": [text("second " * 300)], "chunk_delay": 0.02},
+    ])
+    term = ui.start()
+    screen = term.screen()
+    assert screen.lstrip("\n").startswith("corral · ") and "/help lists the commands" in screen
+    term.type("go")
+    term.keys("Enter")
+    term.wait_for("[y] allow once")
+    term.keys("y")
+    term.wait_for("first first")
+    term.type("more")
+    term.keys("Enter")
+    term.wait_for("second second")
+    samples = []  # while the reply streams, the status line and the input stay drawn below it
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        visible = term.screen(history=0)
+        if "running · Ctrl-C stops" not in visible and "scripted/scripted-model │" in visible:
+            break  # the turn is over
+        samples.append("running · Ctrl-C stops" in visible)
+        time.sleep(0.03)
+    assert len(samples) >= 5 and all(samples), samples
+    screen = term.screen()
+    # what is drawn live (status line, input, approval box) is on the screen once, never copied above
+    assert screen.count("scripted/scripted-model │") == 1, screen
+    assert screen.count("[y] allow once") == 0 and screen.count("second second") >= 1
