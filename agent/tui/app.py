@@ -164,6 +164,7 @@ class Tui:
         return Application(layout=Layout(body, focused_element=self.input), key_bindings=key_bindings(self),
                            style=self._style, full_screen=False, mouse_support=False,
                            erase_when_done=False, refresh_interval=None, min_redraw_interval=0.05,
+                           terminal_size_polling_interval=None,  # SIGWINCH says when: no wake-up every 0.5 s
                            input=input, output=output, color_depth=color_depth(self.theme))
 
     def set_theme(self, theme: Theme) -> None:
