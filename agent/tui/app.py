@@ -113,16 +113,27 @@ class Tui:
         app = self.app
         if not fragments or not app.is_running:
             return
-        app.renderer.erase()
-        print_formatted_text(app.output, FormattedText(fragments), self._style, color_depth=app.color_depth)
-        app.output.flush()
-        # Draw the live area again at once, not at the next throttled redraw: with a reply streaming, the
-        # status line and the input would otherwise be missing from the screen most of the time.
-        redraw = getattr(app, "_redraw", None)  # what prompt_toolkit's own run_in_terminal does after printing
-        if callable(redraw):
-            redraw()
-        else:
-            app.invalidate()
+        if app.renderer.waiting_for_cpr:  # the answer to a cursor position request would land mid-print
+            self._pending = fragments + self._pending
+            asyncio.get_running_loop().call_later(PRINT_INTERVAL, self._flush_pending)
+            return
+        # Erase, print, and draw the live area again at once (not at the next throttled redraw, or the status
+        # line and the input would be missing from the screen most of the time while a reply streams), in one
+        # write to the terminal: no frame shows the live area half erased.
+        output = app.output
+        flush = output.flush
+        output.flush = lambda: None  # type: ignore[method-assign]
+        try:
+            app.renderer.erase()
+            print_formatted_text(output, FormattedText(fragments), self._style, color_depth=app.color_depth)
+            redraw = getattr(app, "_redraw", None)  # what prompt_toolkit's own run_in_terminal does after printing
+            if callable(redraw):
+                redraw()
+            else:
+                app.invalidate()
+        finally:
+            del output.flush  # the method again
+            flush()
 
     # -- the application --------------------------------------------------------------------------
 
