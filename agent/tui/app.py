@@ -253,7 +253,10 @@ class Tui:
             return
         if not text.strip():
             return
-        self.input.buffer.append_to_history()
+        history = self.input.buffer.history  # the text, not the buffer: Enter has already emptied it
+        earlier = history.get_strings()
+        if not earlier or earlier[-1] != text:
+            history.append_string(text)
         if self._inbox is None:  # the agent is still starting: taken in order as soon as it is ready
             self.queue.append(text)
             self.app.invalidate()

@@ -108,3 +108,30 @@ def test_an_approval_takes_one_key_and_ignores_others(setup: RunSetup) -> None:
     [answer] = answers
     assert answer.allow and answer.remember  # type: ignore[attr-defined]
     assert tui.input.text == ""  # "xq" went nowhere while the request was pending
+
+
+def test_enter_keeps_the_prompt_in_the_history_and_up_brings_it_back(setup: RunSetup) -> None:
+    from agent.tui.history import history_path
+
+    with create_pipe_input() as pipe:
+        tui = Tui(setup, get_theme("corral-dark"), input=pipe, output=DummyOutput())
+        seen: list[str] = []
+
+        async def run() -> int:
+            async def check() -> None:
+                await asyncio.sleep(1.0)
+                pipe.send_text("\x1b[A")  # Up
+                await asyncio.sleep(0.2)
+                seen.append(tui.input.text)
+                pipe.send_text("\x03")  # clears the recalled text
+                await asyncio.sleep(0.1)
+                pipe.send_text("\x04")
+
+            checking = asyncio.ensure_future(check())
+            code = await _drive(tui, [("/cost\r", 0.5)])
+            await checking
+            return code
+
+        assert asyncio.run(run()) == 0
+    assert seen == ["/cost"]
+    assert "/cost" in history_path().read_text()  # kept for the next session too
