@@ -97,6 +97,14 @@ class MarkdownStream:
         self._routed = False  # the current line's content goes straight to self._flow
         self._live: Fragments | None = None
 
+    def resize(self, width: int) -> None:
+        """The terminal changed width: what is not printed yet is wrapped to the new width (lines already in
+        the scrollback stay as they are; the terminal reflows them or not)."""
+        self.width = max(width, 20)
+        if self._flow is not None:
+            self._flow.wrap.width = self.width
+        self._live = None
+
     def feed(self, delta: str) -> list[Fragments]:
         """Add streamed text. Returns the lines that just became final, rendered, each ending with "\\n"."""
         self._live = None

@@ -107,10 +107,13 @@ class View:
         self.invalidate()
 
     def _text(self, text: str) -> None:
+        width = max(20, self.width() - 2)
         if self.stream is None:
             self._flush_reasoning()
             self.status_note = ""
-            self.stream = MarkdownStream(self.theme, max(20, self.width() - 2))
+            self.stream = MarkdownStream(self.theme, width)
+        elif self.stream.width != width:  # the window was resized while the reply streams
+            self.stream.resize(width)
         for block in self.stream.feed(text):
             self.print_block(block)
 

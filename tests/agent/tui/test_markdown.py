@@ -286,3 +286,17 @@ def test_same_output_for_random_snippets_and_splits() -> None:
         whole = render_markdown(source, THEME, width)
         sizes = [rng.randint(1, 6) for _ in range(5)]
         assert stream(source, sizes, width)[0] == whole, (source, sizes, width)
+
+
+def test_a_resize_while_streaming_wraps_what_follows_to_the_new_width() -> None:
+    md = MarkdownStream(THEME, 80)
+    out: Fragments = []
+    for block in md.feed("word " * 40):  # an open paragraph, partly printed at 80 columns
+        out += block
+    md.resize(40)
+    for block in [*md.feed(" tail" * 30 + "\n\n```python\nx = 1\n```\n"), *md.finish()]:
+        out += block
+    lines = lines_of(out)
+    after = lines[lines.index(next(line for line in lines if "tail" in line)):]
+    assert after and all(get_cwidth(line) <= 40 for line in after), after
+    assert any(get_cwidth(line) > 40 for line in lines)  # what was printed before the resize stays as it was

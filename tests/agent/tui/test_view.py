@@ -78,3 +78,19 @@ def test_a_finished_tool_call_is_one_line_with_its_duration() -> None:
     view, printed = make_view()
     view(ToolFinished(bash("c9", "ls"), ToolResult("a\nb\nc"), 0.25))
     assert printed == ["  ⏺ bash ls  · ok · 0.2 s · 3 lines\n"]
+
+
+def test_a_reply_streamed_across_a_resize_follows_the_new_width() -> None:
+    from prompt_toolkit.utils import get_cwidth
+
+    from agent.providers.base import TextDelta
+
+    width = [100]
+    printed: list[str] = []
+    view = View(get_theme("corral-dark"), lambda f: printed.append("".join(t for _s, t in f)), lambda: None,
+                lambda: width[0])
+    view(TextDelta("alpha " * 60))
+    width[0] = 50
+    view(TextDelta("omega " * 60 + "\n\n"))
+    lines = "".join(printed).splitlines()
+    assert all(get_cwidth(line) <= 48 for line in lines if "omega" in line and "alpha" not in line), lines
