@@ -230,13 +230,14 @@ class Tui:
         ctx = f"ctx {agent.meter.fraction(window) * 100:.0f}%" if window else "ctx ?"
         cost = f"${usage.cost:.3f}" if usage.cost is not None else "$?"
         mode = str(agent.gate.mode)
-        parts = [f"{setup.settings.name}/{agent.model}", mode, setup.prompt.name, ctx, f"{tokens:,} tok", cost,
-                 str(setup.config.sandbox)]
+        # (text, rank): a narrow terminal drops the highest ranks first, so what is going on stays in sight
+        parts = [(f"{setup.settings.name}/{agent.model}", 3), (mode, 2), (setup.prompt.name, 5), (ctx, 4),
+                 (f"{tokens:,} tok", 6), (cost, 7), (str(setup.config.sandbox), 8)]
         if self.queue:
-            parts.append(f"{len(self.queue)} queued")
+            parts.append((f"{len(self.queue)} queued", 1))
         if self.running:
-            parts.append("running · Ctrl-C stops")
-        text = " │ ".join(parts)
+            parts.append(("running · Ctrl-C stops", 0))
+        text = _fit([text for text, _rank in parts], [rank for _text, rank in parts], self._width() - 1)
         return [("class:status", " "), ("class:status.mode" if mode in ("yolo",) else "class:status", text)]
 
     # -- what keys do -----------------------------------------------------------------------------
@@ -510,6 +511,16 @@ class Tui:
         if not self.setup.args.no_session:
             print(f"corral: session {self.setup.session_id} saved; resume it with `corral -c`", file=sys.stderr)
         return int(code or 0)
+
+
+def _fit(parts: list[str], ranks: list[int], width: int, sep: str = " │ ") -> str:
+    """The status line's parts joined, leaving out the highest-ranked (least important) ones until it fits."""
+    from prompt_toolkit.utils import get_cwidth
+
+    keep = list(range(len(parts)))
+    while len(keep) > 1 and get_cwidth(sep.join(parts[i] for i in keep)) > width:
+        keep.remove(max(keep, key=lambda i: ranks[i]))
+    return sep.join(parts[i] for i in keep)
 
 
 def _ft(fn: Callable[[], Fragments]) -> Callable[[], StyleAndTextTuples]:

@@ -94,3 +94,15 @@ def test_a_reply_streamed_across_a_resize_follows_the_new_width() -> None:
     view(TextDelta("omega " * 60 + "\n\n"))
     lines = "".join(printed).splitlines()
     assert all(get_cwidth(line) <= 48 for line in lines if "omega" in line and "alpha" not in line), lines
+
+
+def test_a_narrow_status_line_keeps_what_is_going_on() -> None:
+    from agent.tui.app import _fit
+
+    parts = ["scripted/model", "standard", "code", "ctx 3%", "1,200 tok", "$0.010", "bwrap", "2 queued",
+             "running · Ctrl-C stops"]
+    ranks = [3, 2, 5, 4, 6, 7, 8, 1, 0]
+    assert _fit(parts, ranks, 200) == " │ ".join(parts)
+    assert _fit(parts, ranks, 62) == "scripted/model │ standard │ 2 queued │ running · Ctrl-C stops"
+    assert _fit(parts, ranks, 50) == "standard │ 2 queued │ running · Ctrl-C stops"
+    assert _fit(parts, ranks, 10) == "running · Ctrl-C stops"  # never empty
