@@ -63,6 +63,7 @@ class Tui:
         self.queue: list[str] = []
         self.approval: ApprovalRequest | None = None
         self.telling = False  # typing the reason of a denial
+        self.own_command = False  # the pending request is for the user's own !command: no model to tell
         self.running = False
         self.exit_code = 0
         self._answer: ApprovalAnswer | None = None
@@ -213,9 +214,11 @@ class Tui:
         if request.session_rules:
             out += [("class:approval.key", "[a]"), ("class:approval", " allow for this session: "),
                     ("class:approval.rule", "; ".join(request.session_rules)), ("", "  ")]
-        out += [("class:approval.key", "[n]"), ("class:approval", " deny  "),
-                ("class:approval.key", "[t]"), ("class:approval", " deny and tell the model why\n")]
-        return out
+        out += [("class:approval.key", "[n]"), ("class:approval", " deny")]
+        if not self.own_command:
+            out += [("class:approval", "  "), ("class:approval.key", "[t]"),
+                    ("class:approval", " deny and tell the model why")]
+        return [*out, ("", "\n")]
 
     def _status_text(self) -> Fragments:
         if self._hint:
@@ -231,13 +234,13 @@ class Tui:
         cost = f"${usage.cost:.3f}" if usage.cost is not None else "$?"
         mode = str(agent.gate.mode)
         # (text, rank): a narrow terminal drops the highest ranks first, so what is going on stays in sight
-        parts = [(f"{setup.settings.name}/{agent.model}", 3), (mode, 2), (setup.prompt.name, 5), (ctx, 4),
-                 (f"{tokens:,} tok", 6), (cost, 7), (str(setup.config.sandbox), 8)]
+        ranked = [(f"{setup.settings.name}/{agent.model}", 3), (mode, 2), (setup.prompt.name, 5), (ctx, 4),
+                  (f"{tokens:,} tok", 6), (cost, 7), (str(setup.config.sandbox), 8)]
         if self.queue:
-            parts.append((f"{len(self.queue)} queued", 1))
+            ranked.append((f"{len(self.queue)} queued", 1))
         if self.running:
-            parts.append(("running · Ctrl-C stops", 0))
-        text = _fit([text for text, _rank in parts], [rank for _text, rank in parts], self._width() - 1)
+            ranked.append(("running · Ctrl-C stops", 0))
+        text = _fit([part for part, _rank in ranked], [rank for _part, rank in ranked], self._width() - 1)
         return [("class:status", " "), ("class:status.mode" if mode in ("yolo",) else "class:status", text)]
 
     # -- what keys do -----------------------------------------------------------------------------
@@ -269,7 +272,7 @@ class Tui:
             return
         if self.running or self.approval is not None:
             self.queue.append(text)
-            self.print_block([("class:queued", f"queued: {text.strip().splitlines()[0][:200]}\n")])
+            self.view.aside([("class:queued", f"queued: {text.strip().splitlines()[0][:200]}\n")])
             self.app.invalidate()
             return
         self.to_trio(lambda: self._inbox.send_nowait(text) if self._inbox is not None else None)
@@ -424,7 +427,11 @@ class Tui:
             return
         self.print_block([("class:user", f"! {command}\n")])
         call = ToolCall(id=f"user-{time.monotonic_ns()}", name="bash", arguments={"command": command})
-        gate = await agent.gate.check(call, "bash", {"command": command}, agent.ctx.cwd)
+        self.own_command = True
+        try:
+            gate = await agent.gate.check(call, "bash", {"command": command}, agent.ctx.cwd)
+        finally:
+            self.own_command = False
         if not gate.allowed:
             self.view.error(gate.message or "denied")
             return

@@ -1,7 +1,8 @@
 """Slash commands of the terminal UI. `/` opens a menu of them (their descriptions come from here).
 
 Commands run at once, also while a turn runs (`/btw`, `/queue`, `/cost` …); those that change the
-conversation or how it runs (`/compact`, `/new`, `/prompt` …) wait for an idle agent and say so.
+conversation or how it runs (`/compact`, `/new`, `/prompt` …) are queued while a turn runs and run when it
+ends, in order with queued prompts.
 """
 
 from __future__ import annotations
@@ -52,9 +53,12 @@ async def dispatch(tui: Tui, line: str) -> None:
         tui.view.error(f"unknown command /{name}; " + ("did you mean " if found else "commands: ") + names)
         return
     cmd = found[0]
-    if cmd.idle and tui.running:
-        tui.view.error(f"/{cmd.name} waits for an idle agent: let the turn finish, or press Ctrl-C to stop it")
+    if cmd.idle and tui.running:  # it changes the conversation or how it runs: after this turn, in order
+        tui.queue.append(line)
+        tui.view.aside([("class:queued", f"queued: {line} (runs when the turn ends; Ctrl-C drops the queue)\n")])
         return
+    if cmd.name != "btw":  # the command above its output in the scrollback (/btw shows its question itself)
+        tui.view.aside([("class:user", f"› {line}\n")])
     try:
         await cmd.run(tui, rest.strip())
     except CorralError as exc:
@@ -71,9 +75,10 @@ def _agent(tui: Tui) -> Agent:
 async def _help(tui: Tui, arg: str) -> None:
     width = max(len(c.name) + len(c.args) for c in COMMANDS) + 3
     lines = [f"  /{c.name} {c.args}".ljust(width + 3) + c.description for c in COMMANDS]
-    keys = ("keys: Enter send · Alt-Enter or Ctrl-J new line · Ctrl-C stop the turn (twice on an empty prompt: "
-            "exit) · Ctrl-D exit · Ctrl-O expand the last tool output · @path attach a file · !cmd run a command")
-    tui.print_block([("class:notice", "\n".join(lines) + "\n" + keys + "\n")])
+    keys = ("keys: Enter send · Alt-Enter or Ctrl-J new line · Up/Down earlier inputs · Tab complete · Ctrl-C "
+            "stop the turn and drop the queue (twice on an empty prompt: exit) · Ctrl-D exit · Ctrl-O expand the "
+            "last tool output · @path attach a file · !cmd run a command")
+    tui.view.aside([("class:notice", "\n".join(lines) + "\n" + keys + "\n")])
 
 
 @command("quit", "", "leave (the session stays resumable with corral -c)")
@@ -142,7 +147,7 @@ async def _reasoning(tui: Tui, arg: str) -> None:
     view.show_reasoning = not view.show_reasoning
     tui.view.notice(f"reasoning {'shown' if view.show_reasoning else 'hidden'}")
     if view.show_reasoning and view.last_reasoning:
-        tui.print_block([("class:reasoning", view.last_reasoning + "\n")])
+        tui.view.aside([("class:reasoning", view.last_reasoning + "\n")])
 
 
 @command("mode", "[NAME]", "the permission mode: restrictive, read-only, guarded, standard, yolo", idle=True)
@@ -196,8 +201,13 @@ async def _compact(tui: Tui, arg: str) -> None:
 
 @command("new", "", "start a new session (this one stays resumable)", idle=True)
 async def _new(tui: Tui, arg: str) -> None:
+    from agent.providers.base import Usage
+
     old = tui.setup.session_id
-    tui.setup.new_session(_agent(tui), tui.setup.prompt.name, str(tui.setup.user_mode))
+    agent = _agent(tui)
+    tui.setup.new_session(agent, tui.setup.prompt.name, str(tui.setup.user_mode))
+    agent.usage = Usage()  # tokens and cost are counted per session (the status line, /cost)
+    tui.btw_usage = Usage()
     tui.view.notice(f"new session {tui.setup.session_id} (the previous one, {old}, is kept)")
 
 
@@ -252,7 +262,7 @@ async def _theme(tui: Tui, arg: str) -> None:
     tui.view.notice(f"theme: {theme.name}")
 
 
-@command("undo", "", "restore the files the agent changed in its last turn", idle=True)
+@command("undo", "[--force]", "restore the files the agent wrote or edited in its last turn", idle=True)
 async def _undo(tui: Tui, arg: str) -> None:
     undo = getattr(_agent(tui).ctx, "undo", None)
     if undo is None:
@@ -279,11 +289,11 @@ async def _btw(tui: Tui, arg: str) -> None:
     side = Agent(provider=main.provider, model=main.model, tools=tools, gate=gate, ctx=main.ctx, emit=lambda e: None,
                  system=main.system + "\n\n" + BTW_NOTE, thinking="off", max_turns=8,
                  messages=settled(main.messages))
-    tui.print_block([("class:user", f"btw › {arg}\n")])
+    tui.view.aside([("class:user", f"btw › {arg}\n")])
     result: RunFinished = await side.run(arg)
     tui.btw_usage.add(result.usage)
     answer = result.text or result.error or "(no answer)"
-    tui.print_block([("class:notice", "btw ⟶\n"), *render_markdown(answer, tui.theme, max(20, tui.view.width() - 2))])
+    tui.view.aside([("class:notice", "btw ⟶\n"), *render_markdown(answer, tui.theme, max(20, tui.view.width() - 2))])
 
 
 BTW_NOTE = ("The user asks a side question while you work on the task above. Answer it briefly, from what you "

@@ -6,7 +6,8 @@
   empty prompt exits.
 - Ctrl-O prints the latest folded tool output in full; Tab completes (`@` paths, `/` commands).
 - While an approval is pending, one key answers: y allow once, a allow for this session, n deny, t deny
-  and tell the model why (type the reason, Enter); nothing else reaches the input.
+  and tell the model why (type the reason, Enter; not for the user's own !command); nothing else reaches
+  the input.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def key_bindings(tui: Tui) -> KeyBindings:
     def _deny(event: KeyPressEvent) -> None:
         tui.answer(ApprovalAnswer(False))
 
-    @kb.add("t", filter=asking)
+    @kb.add("t", filter=asking & Condition(lambda: not tui.own_command))
     def _tell(event: KeyPressEvent) -> None:
         tui.telling = True
         tui.input.buffer.reset()

@@ -12,8 +12,9 @@ bounded tail in memory (the full log is on disk, named in the tool result).
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
 
 from agent.events import (
@@ -74,6 +75,7 @@ class View:
     running: dict[str, RunningTool] = field(default_factory=dict)
     folded: list[Folded] = field(default_factory=list)
     status_note: str = ""  # e.g. a retry in progress
+    held: list[Fragments] = field(default_factory=list)  # asides waiting for the streamed reply to end
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -123,6 +125,7 @@ class View:
             for block in self.stream.finish():
                 self.print_block(block)
             self.stream = None
+        self._release_held()
         self.status_note = ""
 
     def _flush_reasoning(self) -> None:
@@ -158,25 +161,25 @@ class View:
         else:
             status, style = ("asked, allowed" if tool and tool.decision == "ask" else "ok"), "class:tool.allow"
         arg = key_argument(event.call, max(20, self.width() - 40))
-        self.print_block(self._tool_line(event.call, status, style, result.content, event.duration))
+        self.print_block(self._tool_line(event.call, status, style, result.content, event.duration, result.meta))
         if denied:
             first = result.content.strip().splitlines()[0] if result.content.strip() else ""
-            self.print_block([("class:tool.deny", f"    {first}\n")])
+            if not first.startswith(USER_DENIAL):  # "denied by you" was said when the key was pressed
+                self.print_block([("class:tool.deny", f"    {first}\n")])
         elif result.content:
             text = result.content[-TAIL_BYTES:]
             self.folded.append(Folded(f"{event.call.name} {arg}", text, len(result.content) > TAIL_BYTES))
             del self.folded[:-20]
 
-    def _tool_line(self, call: ToolCall, status: str, style: str, content: str,
-                   duration: float | None) -> Fragments:
-        """One finished tool call: tool, key argument, outcome, duration, how much output."""
-        lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
-        detail = f"{lines} line{'s' if lines != 1 else ''}" if lines else "no output"
+    def _tool_line(self, call: ToolCall, status: str, style: str, content: str, duration: float | None,
+                   meta: Mapping[str, object] | None = None) -> Fragments:
+        """One finished tool call: tool, key argument, outcome, duration, what it did or how much output."""
         took = f" · {duration:.1f} s" if duration is not None else ""
+        detail = "" if status in ("denied", "cancelled") else f" · {_detail(call.name, content, meta or {})}"
         return [
             ("class:tool", "  ⏺ "), ("class:tool.name", call.name), ("", " "),
             ("class:tool.arg", key_argument(call, max(20, self.width() - 40))),
-            ("class:tool", "  · "), (style, status), ("class:tool", f"{took} · {detail}\n"),
+            ("class:tool", "  · "), (style, status), ("class:tool", f"{took}{detail}\n"),
         ]
 
     def _finished(self, event: RunFinished) -> None:
@@ -190,11 +193,26 @@ class View:
 
     # -- what the user asks for ------------------------------------------------------------------
 
+    def aside(self, fragments: Fragments) -> None:
+        """Output that is not part of the reply (a notice, a queued prompt, a /btw answer): printed now, or,
+        while a reply is streaming, shown in the live area and printed after the reply, so a paragraph in the
+        scrollback is never cut in two."""
+        if self.stream is None:
+            self.print_block(fragments)
+        else:
+            self.held.append(fragments)
+            self.invalidate()
+
+    def _release_held(self) -> None:
+        held, self.held = self.held, []
+        for fragments in held:
+            self.print_block(fragments)
+
     def notice(self, text: str) -> None:
-        self.print_block([("class:notice", text.rstrip("\n") + "\n")])
+        self.aside([("class:notice", text.rstrip("\n") + "\n")])
 
     def error(self, text: str) -> None:
-        self.print_block([("class:error", text.rstrip("\n") + "\n")])
+        self.aside([("class:error", text.rstrip("\n") + "\n")])
 
     def expand(self) -> None:
         """Print the latest folded tool output in full (Ctrl-O)."""
@@ -212,7 +230,7 @@ class View:
             self.print_block([("class:tool.deny", f"  ⏺ {tool.call.name} {key_argument(tool.call)}  · cancelled\n")])
         self.running.clear()
         self.status_note = ""
-        self.notice("interrupted: every command of this turn was stopped")
+        self.notice("interrupted: every command of this turn was stopped, the queue dropped")
 
     def replay(self, messages: Sequence[Message], header: str, keep: int = REPLAY_MESSAGES) -> None:
         """A resumed session: its header, then the last `keep` messages (from a user message on) shown as
@@ -238,10 +256,9 @@ class View:
                     if result is None:
                         self.print_block(self._tool_line(call, "no result (interrupted)", "class:tool.deny", "",
                                                          None))
-                    elif result.is_error:
-                        self.print_block(self._tool_line(call, "error", "class:tool.error", result.content, None))
                     else:
-                        self.print_block(self._tool_line(call, "ok", "class:tool.allow", result.content, None))
+                        status, style = _replayed_status(result)
+                        self.print_block(self._tool_line(call, status, style, result.content, None))
         self.notice("── resumed: the conversation goes on below ──")
 
     def _replay_user(self, text: str) -> None:
@@ -269,6 +286,8 @@ class View:
             out += [("class:reasoning", "∴ " + "\n  ".join(line[: self.width() - 4] for line in lines) + "\n")]
         if self.stream is not None:
             out += self.stream.live()
+        for fragments in self.held:
+            out += fragments
         now = time.monotonic()
         for tool in self.running.values():
             out += [("class:tool", "  ⏺ "), ("class:tool.name", tool.call.name), ("", " "),
@@ -279,3 +298,38 @@ class View:
         if self.status_note:
             out.append(("class:notice", self.status_note + "\n"))
         return out
+
+
+USER_DENIAL = "Denied by the user."  # how agent/gate.py words it
+CANCELLED_RESULT = "cancelled before it finished"  # the result agent/loop.py gives a call cut by Ctrl-C
+_EXIT_MARK = re.compile(r"\n?\[(?:exit code|timed out)[^\n]*\]\n?\Z")
+
+
+def _detail(tool: str, content: str, meta: Mapping[str, object]) -> str:
+    """What a finished call did, in a few words: lines written, lines changed, lines of output."""
+    if tool == "write" and isinstance(meta.get("lines"), int):
+        return f"wrote {_lines(int(meta['lines']))}"  # type: ignore[call-overload]
+    if tool == "edit" and isinstance(meta.get("added"), int) and isinstance(meta.get("removed"), int):
+        return f"+{meta['added']} −{meta['removed']}"
+    if tool == "bash":
+        content = _EXIT_MARK.sub("", content)  # the exit code is in the status already
+    count = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
+    return _lines(count) if count else "no output"
+
+
+def _lines(count: int) -> str:
+    return f"{count} line{'s' if count != 1 else ''}"
+
+
+def _replayed_status(result: Message) -> tuple[str, str]:
+    """The outcome of a recorded tool result, as the live view showed it."""
+    content = result.content
+    if content.startswith(("Denied by policy", USER_DENIAL)):
+        return "denied", "class:tool.deny"
+    if content.startswith(CANCELLED_RESULT):
+        return "cancelled", "class:tool.deny"
+    match = _EXIT_MARK.search(content) if result.name == "bash" else None
+    code = re.search(r"exit code (\d+)", match.group()) if match else None
+    if code and code.group(1) != "0":
+        return f"exit {code.group(1)}", "class:tool.error"
+    return ("error", "class:tool.error") if result.is_error else ("ok", "class:tool.allow")

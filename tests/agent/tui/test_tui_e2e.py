@@ -389,3 +389,38 @@ def test_the_live_area_never_leaks_into_the_scrollback(ui: Ui) -> None:
     # what is drawn live (status line, input, approval box) is on the screen once, never copied above
     assert screen.count("scripted/scripted-model │") == 1, screen
     assert screen.count("[y] allow once") == 0 and screen.count("second second") >= 1
+
+
+def test_a_command_typed_during_a_turn_runs_after_it(ui: Ui) -> None:
+    ui.server.set_script([{"parts": [text("slow " * 60)], "chunk_delay": 0.05, "usage": {"input_tokens": 900,
+                                                                                       "output_tokens": 100}}])
+    term = ui.start()
+    term.type("first")
+    term.keys("Enter")
+    term.wait_for("slow slow")
+    term.type("/mode read-only")
+    term.keys("Enter")
+    term.wait_for("queued: /mode read-only")
+    screen = term.wait_for("mode: read-only", timeout=30)  # run when the turn ended
+    assert screen.index("slow slow") < screen.index("mode: read-only")
+    term.wait_for("read-only │")  # the status line says so
+    term.type("/new")
+    term.keys("Enter")
+    term.wait_for("new session")
+    term.type("/cost")
+    term.keys("Enter")
+    screen = term.wait_for("session: 0 in")  # a new session counts from zero
+
+
+def test_the_users_own_command_is_asked_about_without_telling_a_model(ui: Ui) -> None:
+    term = ui.start()
+    term.type("!frobnicate --w")
+    term.keys("Enter")
+    screen = term.wait_for("[n] deny")
+    assert "corral asks before running bash frobnicate --w" in screen
+    assert "[t]" not in screen.split("corral asks before running bash frobnicate --w", 1)[1]
+    term.keys("t")  # not an answer here: ignored
+    time.sleep(0.3)
+    assert "why (sent to the model)?" not in term.screen()
+    term.keys("n")
+    term.wait_for("denied by you")

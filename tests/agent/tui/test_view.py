@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agent.compaction import SUMMARY_MARK
 from agent.events import ToolFinished
 from agent.providers.base import Message, ToolCall
@@ -106,3 +108,61 @@ def test_a_narrow_status_line_keeps_what_is_going_on() -> None:
     assert _fit(parts, ranks, 62) == "scripted/model │ standard │ 2 queued │ running · Ctrl-C stops"
     assert _fit(parts, ranks, 50) == "standard │ 2 queued │ running · Ctrl-C stops"
     assert _fit(parts, ranks, 10) == "running · Ctrl-C stops"  # never empty
+
+
+def test_asides_wait_for_the_streamed_reply_and_show_live_meanwhile() -> None:
+    from agent.events import AssistantMessage
+    from agent.providers.base import TextDelta, Usage
+
+    view, printed = make_view()
+    view(TextDelta("a paragraph that is still "))
+    view.notice("queued: next thing")
+    assert not any("queued" in block for block in printed)  # not into the middle of the paragraph
+    assert "queued: next thing" in "".join(text for _style, text in view.live())  # but shown at once
+    view(TextDelta("streaming.\n\n"))
+    view(AssistantMessage(Message("assistant", "a paragraph that is still streaming."), Usage()))
+    out = "".join(printed)
+    assert out.index("streaming.") < out.index("queued: next thing")
+    assert view.held == [] and "queued" not in "".join(text for _style, text in view.live())
+    view.notice("idle now")
+    assert printed[-1] == "idle now\n"  # no reply streaming: printed at once
+
+
+def test_tool_lines_say_what_the_call_did() -> None:
+    view, printed = make_view()
+    write = ToolCall(id="w", name="write", arguments={"path": "a.txt", "content": "x\ny\n"})
+    edit = ToolCall(id="e", name="edit", arguments={"path": "a.txt"})
+    view(ToolFinished(write, ToolResult("wrote a.txt", meta={"lines": 2}), 0.01))
+    view(ToolFinished(edit, ToolResult("edited a.txt", meta={"added": 3, "removed": 1}), 0.01))
+    view(ToolFinished(bash("b", "seq 3"), ToolResult("1\n2\n3\n[exit code 0]\n", meta={"exit_code": 0}), 0.1))
+    view(ToolFinished(bash("q", "true"), ToolResult("[exit code 0]\n", meta={"exit_code": 0}), 0.1))
+    denied = ToolResult("Denied by the user.", is_error=True, meta={"denied": True})
+    view(ToolFinished(bash("d", "rm x"), denied, 0.0))
+    assert printed == [
+        "  ⏺ write a.txt  · ok · 0.0 s · wrote 2 lines\n",
+        "  ⏺ edit a.txt  · ok · 0.0 s · +3 −1\n",
+        "  ⏺ bash seq 3  · ok · 0.1 s · 3 lines\n",
+        "  ⏺ bash true  · ok · 0.1 s · no output\n",
+        "  ⏺ bash rm x  · denied · 0.0 s\n",  # said once ("denied by you" came with the key)
+    ]
+
+
+def test_a_replay_shows_outcomes_as_they_were_shown_live() -> None:
+    assert "cancelled before it finished" in repo_text("agent/loop.py")  # the wording view.py recognises
+    messages = [
+        Message("user", "go"),
+        Message("assistant", "", tool_calls=[bash("1", "sleep 9"), bash("2", "rm -rf x"), bash("3", "false")]),
+        Message("tool", "cancelled before it finished (the user interrupted the run)", tool_call_id="1",
+                name="bash", is_error=True),
+        Message("tool", "Denied by policy: no (rule r)", tool_call_id="2", name="bash", is_error=True),
+        Message("tool", "[exit code 1]\n", tool_call_id="3", name="bash"),
+    ]
+    view, printed = make_view()
+    view.replay(messages, "resumed")
+    out = "".join(printed)
+    assert "bash sleep 9  · cancelled\n" in out and "bash rm -rf x  · denied\n" in out
+    assert "bash false  · exit 1 · no output" in out
+
+
+def repo_text(relative: str) -> str:
+    return (Path(__file__).resolve().parents[3] / relative).read_text()
