@@ -8,6 +8,9 @@ A prompt with `writes:` (the `plan` prompt) narrows `write` and `edit` to those 
 denied before the engine is asked, and the listed paths are judged in `writes_mode` (the user's own mode,
 at most standard) although the run's mode is stricter. The engine still judges them: a protected path or
 a symlink out of the project stays denied.
+
+The session's own command output logs (`readable`) may be read and searched in every mode: corral's data
+directory is protected from the model, but a truncated command result tells it where the full output is.
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ class Gate:
     writes: tuple[str, ...] = ()  # absolute globs (`**` any depth); empty: no narrowing
     writes_mode: policy.Mode | None = None
     on_approval: Callable[[list[dict[str, str]]], None] | None = None  # new session approvals, exported
+    # Directories the read and grep tools may read in every mode although the engine protects them: this
+    # session's own command output logs (a truncated bash result names its full log there).
+    readable: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.session is None and self.engine is not None:
@@ -124,10 +130,25 @@ class Gate:
         """The engine's verdict alone (no approval, no audit): used for read-only pre-checks."""
         if self.bypass or self.engine is None:
             return policy.Verdict(policy.Decision.ALLOW, "permissions bypassed", None)
-        narrowed = self._narrowed(tool, args, cwd)
+        narrowed = self._narrowed(tool, args, cwd) or self._own_log(tool, args, cwd)
         if narrowed is not None:
             return narrowed
         return self.engine.evaluate(self.request(tool, args, cwd), self.session)
+
+    def _own_log(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Verdict | None:
+        """Allow read/grep of a file under `readable` (symlinks resolved: the real file must be there)."""
+        import os
+
+        raw = args.get("path")
+        if not self.readable or tool not in _LOG_READERS or not isinstance(raw, str) or not raw:
+            return None
+        real = os.path.realpath(os.path.join(cwd, os.path.expanduser(raw)))
+        for directory in self.readable:
+            base = os.path.realpath(directory)
+            if real == base or real.startswith(base + os.sep):
+                reason = "this session's own command output log (written by corral)"
+                return policy.Verdict(policy.Decision.ALLOW, reason, "own-output-logs")
+        return None
 
     async def check(self, call: ToolCall, tool: str, args: Mapping[str, object], cwd: Path) -> GateResult:
         """Judge one call, asking the approver when needed; records the outcome in the audit log."""
@@ -137,7 +158,8 @@ class Gate:
             self._audit(tool, args, result)
             return result
         request = self.request(tool, args, cwd)
-        verdict = self._narrowed(tool, args, cwd) or self.engine.evaluate(request, self.session)
+        verdict = (self._narrowed(tool, args, cwd) or self._own_log(tool, args, cwd)
+                   or self.engine.evaluate(request, self.session))
         decision = verdict.decision.label
         if verdict.decision is policy.Decision.ALLOW:
             rules = [r for r in (verdict.rule, *(c.rule for c in verdict.commands)) if r]
@@ -184,6 +206,7 @@ class Gate:
 
 
 _WRITE_TOOLS = frozenset({"write", "edit"})
+_LOG_READERS = frozenset({"read", "grep"})
 _globs: dict[str, re.Pattern[str]] = {}
 
 

@@ -313,6 +313,8 @@ def _detail(tool: str, content: str, meta: Mapping[str, object]) -> str:
         return f"+{meta['added']} −{meta['removed']}"
     if tool == "bash":
         content = _EXIT_MARK.sub("", content)  # the exit code is in the status already
+        if content.strip() == "(no output)":
+            return "no output"
     count = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
     return _lines(count) if count else "no output"
 

@@ -135,7 +135,7 @@ def test_tool_lines_say_what_the_call_did() -> None:
     view(ToolFinished(write, ToolResult("wrote a.txt", meta={"lines": 2}), 0.01))
     view(ToolFinished(edit, ToolResult("edited a.txt", meta={"added": 3, "removed": 1}), 0.01))
     view(ToolFinished(bash("b", "seq 3"), ToolResult("1\n2\n3\n[exit code 0]\n", meta={"exit_code": 0}), 0.1))
-    view(ToolFinished(bash("q", "true"), ToolResult("[exit code 0]\n", meta={"exit_code": 0}), 0.1))
+    view(ToolFinished(bash("q", "true"), ToolResult("(no output)\n[exit code 0]", meta={"exit_code": 0}), 0.1))
     denied = ToolResult("Denied by the user.", is_error=True, meta={"denied": True})
     view(ToolFinished(bash("d", "rm x"), denied, 0.0))
     assert printed == [
