@@ -11,6 +11,7 @@ Nothing is proposed for opaque commands or denied parts: those can only be allow
 from __future__ import annotations
 
 import hashlib
+import shlex
 from typing import TYPE_CHECKING
 
 from policy._commands import classify
@@ -90,9 +91,9 @@ def _command_approval(engine: Engine, layers: tuple[tuple[str, ...], ...], kind:
     if broad:
         words = list(argv[:2])
         rule = Rule.command_prefix(words, id=_id("bash", *words), reason="approved for this session")
-        return Approval(rule, kind, f"allow `{' '.join(words)} …` (no more dangerous than this call)")
+        return Approval(rule, kind, f"allow `{shlex.join(words)} …` (no more dangerous than this call)")
     rule = Rule.exact_command(list(argv), id=_id("bash", *argv), reason="approved for this session")
-    return Approval(rule, kind, f"allow exactly `{' '.join(argv)}`")
+    return Approval(rule, kind, f"allow exactly `{shlex.join(argv)}`")  # quoted as a shell would need it
 
 
 def _path_tool(engine: Engine, request: Request) -> list[Approval]:

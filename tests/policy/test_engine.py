@@ -334,6 +334,13 @@ def _approve(engine: policy.Engine, request: Request, session: SessionState) -> 
     return approvals
 
 
+def test_an_exact_approval_shows_the_command_quoted_as_typed(env: Env) -> None:
+    engine = env.engine()
+    request = env.bash("frobnicate --say 'hello world' \"a;b\"")
+    [approval] = _approve(engine, request, SessionState())
+    assert approval.summary == "allow exactly `frobnicate --say 'hello world' 'a;b'`"
+
+
 def test_approval_lets_the_same_request_through(env: Env) -> None:
     engine = env.engine()
     session = SessionState()
