@@ -218,7 +218,7 @@ class Tui:
         if not self.own_command:
             out += [("class:approval", "  "), ("class:approval.key", "[t]"),
                     ("class:approval", " deny and tell the model why")]
-        return [*out, ("", "\n")]
+        return _wrap_lines([*out, ("", "\n")], self._width() - 1)
 
     def _status_text(self) -> Fragments:
         if self._hint:
@@ -518,6 +518,30 @@ class Tui:
         if not self.setup.args.no_session:
             print(f"corral: session {self.setup.session_id} saved; resume it with `corral -c`", file=sys.stderr)
         return int(code or 0)
+
+
+def _wrap_lines(fragments: Fragments, width: int) -> Fragments:
+    """Lines wider than `width` wrapped at spaces (the terminal would cut words in two), indented by one."""
+    from agent.tui.markdown_inline import Wrapper, width_of
+
+    out: Fragments = []
+    line: Fragments = []
+    for style, text in fragments:
+        parts = text.split("\n")
+        for index, part in enumerate(parts):
+            if part:
+                line.append((style, part))
+            if index < len(parts) - 1:  # a line ends here
+                if width_of(line) <= width:
+                    out += [*line, ("", "\n")]
+                else:
+                    wrapper = Wrapper(max(width, 20), rest=[("", " ")])
+                    wrapper.feed(line)
+                    wrapper.close()
+                    for wrapped in wrapper.take():
+                        out += wrapped
+                line = []
+    return out + line
 
 
 def _fit(parts: list[str], ranks: list[int], width: int, sep: str = " │ ") -> str:

@@ -86,6 +86,9 @@ async def _quit(tui: Tui, arg: str) -> None:
     tui.app.exit(result=0)
 
 
+MODEL_CHECK_SECONDS = 3.0
+
+
 @command("model", "[NAME]", "switch the model; without a name, list the provider's models", idle=True)
 async def _model(tui: Tui, arg: str) -> None:
     agent, setup = _agent(tui), tui.setup
@@ -100,10 +103,23 @@ async def _model(tui: Tui, arg: str) -> None:
             return
         tui.view.notice("\n".join(f"  {m}{'  ←' if m == agent.model else ''}" for m in models) or "  (none)")
         return
+    import trio
+
+    from agent.providers.models import list_models
+
+    known: list[str] | None = None
+    with trio.move_on_after(MODEL_CHECK_SECONDS):  # a slow listing does not hold the switch up for long
+        try:
+            known = await list_models(setup.settings)
+        except CorralError:
+            known = None  # a provider that cannot list its models: the next request tells
     agent.model = arg
     if setup.writer is not None:
         setup.writer.model(setup.settings.name, arg)
-    tui.view.notice(f"model: {arg}")
+    unknown = known is not None and arg not in known
+    tui.view.notice(f"model: {arg}" + (f" (not among the {len(known or [])} models {setup.settings.name} lists; "
+                                       "the next request will tell whether it exists; /model lists them)"
+                                       if unknown else ""))
 
 
 @command("provider", "[NAME]", "switch the provider (its default model); without a name, list them", idle=True)
@@ -115,7 +131,10 @@ async def _provider(tui: Tui, arg: str) -> None:
         return
     from agent.providers import make_provider
 
-    settings = setup.config.resolve_provider(arg)
+    try:
+        settings = setup.config.resolve_provider(arg)
+    except CorralError as exc:  # its message speaks of the command-line flag
+        raise type(exc)(str(exc).replace("with --provider", "with /provider")) from exc
     agent.provider = make_provider(settings)
     agent.model = settings.model
     setup.settings = settings

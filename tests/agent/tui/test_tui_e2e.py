@@ -298,9 +298,17 @@ def test_model_lists_the_providers_models_and_switches(ui: Ui) -> None:
     term.keys("Enter")
     screen = term.wait_for("beta-2")
     assert "alpha-1" in screen
+    term.type("/model gamma-3")
+    term.keys("Enter")
+    term.wait_for("model: gamma-3 (not among the 2 models scripted lists")
     term.type("/model beta-2")
     term.keys("Enter")
-    term.wait_for("scripted/beta-2")
+    screen = term.wait_for("scripted/beta-2")
+    assert "model: beta-2 (not" not in screen
+    term.type("/provider anthropic")  # no key for it in this environment
+    term.keys("Enter")
+    screen = term.wait_for("ANTHROPIC_API_KEY")
+    assert "with /provider" in screen and "--provider" not in screen.split("ANTHROPIC_API_KEY")[1][:80]
     term.type("hi")
     term.keys("Enter")
     term.wait_for("answered by beta")

@@ -166,3 +166,17 @@ def test_a_replay_shows_outcomes_as_they_were_shown_live() -> None:
 
 def repo_text(relative: str) -> str:
     return (Path(__file__).resolve().parents[3] / relative).read_text()
+
+
+def test_a_long_approval_line_wraps_at_spaces() -> None:
+    from agent.tui.app import _wrap_lines
+
+    fragments = [("k", "[y]"), ("a", " allow once  "), ("k", "[a]"), ("a", " allow for this session: allow "
+                                                                          "exactly `python3 -c 'print(42)'`\n"),
+                 ("a", " short\n")]
+    out = "".join(text for _style, text in _wrap_lines(fragments, 40))
+    lines = out.splitlines()
+    assert all(len(line) <= 40 for line in lines), lines
+    assert " ".join(w for line in lines for w in line.split()) == " ".join(
+        "[y] allow once [a] allow for this session: allow exactly `python3 -c 'print(42)'` short".split())
+    assert _wrap_lines([("a", "fits\n")], 40) == [("a", "fits"), ("", "\n")]
