@@ -230,7 +230,10 @@ class Tui:
         usage = agent.usage
         tokens = usage.input_tokens + usage.output_tokens
         window = agent.window
-        ctx = f"ctx {agent.meter.fraction(window) * 100:.0f}%" if window else "ctx ?"
+        if window:
+            ctx = f"ctx {agent.meter.fraction(window) * 100:.0f}%"
+        else:  # no context_window configured for this model: the size of the latest request, not a share
+            ctx = f"ctx {_short(agent.meter.last)} tok" if agent.meter.last else "ctx ?"
         cost = f"${usage.cost:.3f}" if usage.cost is not None else "$?"
         mode = str(agent.gate.mode)
         # (text, rank): a narrow terminal drops the highest ranks first, so what is going on stays in sight
@@ -321,6 +324,12 @@ class Tui:
         self.app.invalidate()
         try:
             await self._answered.wait()
+        except trio.Cancelled:  # Ctrl-C while asking: the call never ran; say so where it was asked
+            from agent.events import key_argument
+
+            self.print_block([("class:tool.deny", f"  ⏺ {request.call.name} "
+                                                  f"{key_argument(request.call, 200)}  · cancelled while asking\n")])
+            raise
         finally:
             self.approval = None
             self.telling = False
@@ -518,6 +527,10 @@ class Tui:
         if not self.setup.args.no_session:
             print(f"corral: session {self.setup.session_id} saved; resume it with `corral -c`", file=sys.stderr)
         return int(code or 0)
+
+
+def _short(tokens: int) -> str:
+    return f"{tokens / 1000:.1f}k" if tokens >= 1000 else str(tokens)
 
 
 def _wrap_lines(fragments: Fragments, width: int) -> Fragments:

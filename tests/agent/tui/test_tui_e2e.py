@@ -432,3 +432,14 @@ def test_the_users_own_command_is_asked_about_without_telling_a_model(ui: Ui) ->
     assert "why (sent to the model)?" not in term.screen()
     term.keys("n")
     term.wait_for("denied by you")
+
+
+def test_ctrl_c_while_asking_says_the_call_never_ran(ui: Ui) -> None:
+    ui.server.set_script([{"parts": [call("bash", command="frobnicate --v")]}])
+    term = ui.start()
+    term.type("try it")
+    term.keys("Enter")
+    term.wait_for("[y] allow once")
+    term.keys("C-c")
+    screen = term.wait_for("cancelled while asking")
+    assert "⏺ bash frobnicate --v  · cancelled while asking" in screen and "interrupted" in screen
