@@ -361,17 +361,24 @@ class MarkdownStream:
             wrap.close()
             for line in wrap.take():
                 out += line
+        partial_row = self._table is not None and self._plen and "".join(self._parts).lstrip().startswith("|")
         if self._table is not None:
             table = self._table
-            if table.live is None:
-                lines, work = render_table(table.header, table.aligns, table.rows[-LIVE_ROWS:], self.width,
-                                           self.style)
+            if partial_row:  # the row being streamed is shown in the table, as far as it goes
+                rows = [*table.rows[-(LIVE_ROWS - 1):], split_cells("".join(self._parts))]
+                lines, work = render_table(table.header, table.aligns, rows, self.width, self.style)
                 self.work += work
-                table.live = [frag for line in lines for frag in line]
-            out += table.live
+                out += [frag for line in lines for frag in line]
+            else:
+                if table.live is None:
+                    lines, work = render_table(table.header, table.aligns, table.rows[-LIVE_ROWS:], self.width,
+                                               self.style)
+                    self.work += work
+                    table.live = [frag for line in lines for frag in line]
+                out += table.live
         if self._held is not None:
             out += [(self.style, self._held), (self.style, "\n")]
-        if self._plen:
+        if self._plen and not partial_row:
             out += [(self._cls("md.codeblock") if self._code else self.style, self._partial_tail())]
         if out and out[-1][1] == "\n":
             out.pop()

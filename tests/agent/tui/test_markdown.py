@@ -300,3 +300,14 @@ def test_a_resize_while_streaming_wraps_what_follows_to_the_new_width() -> None:
     after = lines[lines.index(next(line for line in lines if "tail" in line)):]
     assert after and all(get_cwidth(line) <= 40 for line in after), after
     assert any(get_cwidth(line) > 40 for line in lines)  # what was printed before the resize stays as it was
+
+
+def test_a_table_row_being_streamed_shows_inside_the_table() -> None:
+    md = MarkdownStream(THEME, 60)
+    md.feed("| a | b |\n|---|---|\n| 1 | 2 |\n| one | tw")
+    live = text(md.live())
+    assert "│ one │ tw" in live and "| one" not in live  # in its cells, not as raw markdown
+    assert live.count("└") == 1
+    md.feed("o |\nafter\n")
+    final = text([frag for block in md.finish() for frag in block])
+    assert "after" in final
