@@ -177,6 +177,6 @@ def test_a_long_approval_line_wraps_at_spaces() -> None:
     out = "".join(text for _style, text in _wrap_lines(fragments, 40))
     lines = out.splitlines()
     assert all(len(line) <= 40 for line in lines), lines
-    assert " ".join(w for line in lines for w in line.split()) == " ".join(
-        "[y] allow once [a] allow for this session: allow exactly `python3 -c 'print(42)'` short".split())
+    words = " ".join(w for line in lines for w in line.split())
+    assert words == "[y] allow once [a] allow for this session: allow exactly `python3 -c 'print(42)'` short"
     assert _wrap_lines([("a", "fits\n")], 40) == [("a", "fits"), ("", "\n")]
