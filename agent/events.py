@@ -99,12 +99,18 @@ class Compacted:
     usage: Usage | None = None
 
 
-StopKind = Literal["done", "max_turns", "error", "cancelled"]
+StopKind = Literal["done", "max_turns", "max_tokens", "error", "cancelled"]
 
 
 @frozen
 class RunFinished:
-    """The run is over: the final answer (the last assistant text), why it stopped, totals."""
+    """The run is over: the final answer (the last assistant text), why it stopped, this run's totals.
+
+    stop: done; max_turns (the turn budget ran out); max_tokens (the final answer was cut at the model's
+    output-token limit: `text` is incomplete); error (`text` is what was streamed before the provider
+    failed, or the last complete answer); cancelled (not emitted by the loop, which raises Cancelled: see
+    Agent.cancelled; `text` is the partial answer). usage and turns count this run only, not the session.
+    """
 
     text: str
     stop: StopKind

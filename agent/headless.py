@@ -1,11 +1,15 @@
 """One-shot runs (`corral -p`): build the agent from configuration, run one prompt, print the result.
 
 Output formats: `text` prints the final answer on stdout and progress on stderr; `json` prints one object
-(result, stop, usage, cost, turns, session id); `stream-json` prints every event as one JSON line. Nobody
-can approve anything here, so an ask becomes a denial explained to the model. SIGINT/SIGTERM cancel the
-run (every sandboxed process dies with it) and exit 130.
+(result, stop, error, turns, usage and cost of this invocation, session id, the session's totals);
+`stream-json` prints a `session` event first, then every event as one JSON line, ending with
+`run_finished` (which carries the session id too). Nobody can approve anything here, so an ask becomes a
+denial explained to the model. SIGINT/SIGTERM cancel the run (every sandboxed process dies with it) and
+exit 130; all three formats still report what the run did: the partial answer, the turns and usage so far,
+stop "cancelled".
 
-Exit codes: 0 done, 1 failed (the message says why), 2 usage or configuration error, 130 interrupted.
+Exit codes: 0 done, 1 failed or incomplete (max turns, an answer cut at the output-token limit, a provider
+error; the message says why), 2 usage or configuration error, 130 interrupted.
 
 What a run is made of (configuration, the resumed session, prompt, mode, engine, the agent and its session
 log) is resolved by agent/run_setup.py, shared with the terminal UI.
@@ -14,6 +18,7 @@ log) is resolved by agent/run_setup.py, shared with the terminal UI.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -36,6 +41,7 @@ from agent.events import (
 from agent.providers.base import Retrying, Usage
 
 if TYPE_CHECKING:
+    from agent.loop import Agent
     from agent.run_setup import RunSetup
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -49,25 +55,42 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-class Printer:
-    """Turns events into output for one of the three formats."""
+PROGRESS_ERROR_CHARS = 400
+NO_SANDBOX = "corral: --sandbox none: commands run WITHOUT a sandbox (no isolation at all) in this run"
 
-    def __init__(self, fmt: str, out: TextIO, err: TextIO) -> None:
+
+class Printer:
+    """Turns events into output for one of the three formats. stream-json: a run_finished event also
+    carries the session id. text: the notices shown are remembered, so the closing error line does not
+    repeat one."""
+
+    def __init__(self, fmt: str, out: TextIO, err: TextIO, session_id: str = "") -> None:
         self.fmt = fmt
         self.out = out
         self.err = err
+        self.session_id = session_id
+        self.shown: set[str] = set()
 
     def __call__(self, event: Event) -> None:
         if self.fmt == "stream-json":
-            self.out.write(json.dumps(event_dict(event), default=_json_default) + "\n")
-            self.out.flush()
+            record = event_dict(event)
+            if isinstance(event, RunFinished):
+                record["session_id"] = self.session_id
+            self.line(record)
             return
         if self.fmt != "text":
             return
         line = self._progress(event)
         if line:
+            if isinstance(event, Notice):
+                self.shown.add(line)
             self.err.write(line + "\n")
             self.err.flush()
+
+    def line(self, record: dict[str, object]) -> None:
+        """One stream-json line."""
+        self.out.write(json.dumps(record, default=_json_default) + "\n")
+        self.out.flush()
 
     @staticmethod
     def _progress(event: Event) -> str | None:
@@ -76,14 +99,27 @@ class Printer:
             verdict = event.final if event.final == event.decision else f"{event.decision} → {event.final}"
             return f"· {event.call.name} {arg}  [{verdict}]"
         if isinstance(event, ToolFinished) and not event.result.meta.get("denied"):
-            code = event.result.meta.get("exit_code")
-            status = "error" if event.result.is_error else ("ok" if code in (None, 0) else f"exit {code}")
-            return f"  {event.call.name} {status} ({event.duration:.1f} s)"
+            return f"  {event.call.name} {_status(event)} ({event.duration:.1f} s)"
         if isinstance(event, Retrying):
             return f"  provider error ({event.reason}); retry {event.attempt} in {event.delay:.1f} s"
         if isinstance(event, Notice):
             return event.text
         return None
+
+
+def _status(event: ToolFinished) -> str:
+    """ok, exit N, or error; a bash call that failed before its command ran (no exit code: the sandbox could
+    not start, or bad arguments) also shows why, as the user cannot fix that from the model's answer."""
+    result = event.result
+    code = result.meta.get("exit_code")
+    if not result.is_error:
+        return "ok" if code in (None, 0) else f"exit {code}"
+    if event.call.name == "bash" and code is None and result.content.strip():
+        why = result.content.strip().splitlines()[0]
+        if len(why) > PROGRESS_ERROR_CHARS:
+            why = why[: PROGRESS_ERROR_CHARS - 1] + "…"
+        return f"error: {why}"
+    return "error"
 
 
 def run(prompt: str | None, args: argparse.Namespace, overrides: dict[str, object]) -> int:
@@ -97,8 +133,10 @@ def run(prompt: str | None, args: argparse.Namespace, overrides: dict[str, objec
     except CorralError as exc:
         err.write(f"corral: {exc}\n")
         return EXIT_FAILED
-    printer = Printer(args.output_format, out, err)
+    printer = Printer(args.output_format, out, err, setup.session_id)
     outcome: list[RunFinished] = []
+    built: list[Agent] = []
+    spent = Usage()  # what this invocation spent: the --compact summary and the run
     interrupted = False
 
     async def main() -> None:
@@ -114,13 +152,21 @@ def run(prompt: str | None, args: argparse.Namespace, overrides: dict[str, objec
                         return
 
                 nursery.start_soon(watch)
+                if args.output_format == "stream-json":
+                    printer.line({"type": "session", "session_id": setup.session_id,
+                                  "resumed": setup.loaded is not None})
                 agent = setup.build(printer)
+                built.append(agent)
+                if agent.ctx.sandbox_backend == "none":
+                    printer(Notice(NO_SANDBOX))
                 startup.finished()
                 try:
                     if args.compact:
                         done = await agent.compact("user")
                         if done is None:
                             printer(Notice("corral: nothing to compact: the session is short already"))
+                        elif done.usage is not None:
+                            spent.add(done.usage)
                     if prompt is not None:
                         outcome.append(await agent.run(prompt))
                     else:
@@ -136,33 +182,53 @@ def run(prompt: str | None, args: argparse.Namespace, overrides: dict[str, objec
         return EXIT_FAILED
     finally:
         setup.close()
-    if interrupted or not outcome:
-        if args.output_format == "json":
-            out.write(json.dumps({"result": "", "stop": "cancelled", "session_id": setup.session_id}) + "\n")
+    session_usage = setup.usage()
+    if not outcome:  # interrupted: report what the run did so far
+        cut = built[0].cancelled if built and built[0].cancelled is not None else None
+        result = cut or RunFinished("", "cancelled", 0, Usage(), "interrupted")
+        spent.add(result.usage)
+        result = dataclasses.replace(result, usage=spent)
+        _report(result, args.output_format, printer, setup.session_id, session_usage)
         err.write("corral: interrupted\n")
         return EXIT_INTERRUPTED
-    result = outcome[0]
-    if args.output_format == "json":
-        out.write(json.dumps(_summary(result, setup.session_id, setup.usage()), default=_json_default) + "\n")
-    elif args.output_format == "text":
-        if result.text:
-            out.write(result.text.rstrip("\n") + "\n")
-        out.flush()
+    spent.add(outcome[0].usage)
+    result = dataclasses.replace(outcome[0], usage=spent)
+    _report(result, args.output_format, printer, setup.session_id, session_usage, streamed=True)
     if result.stop != "done":
-        err.write(f"corral: {result.error or result.stop}\n")
+        line = f"corral: {result.error or result.stop}"
+        if line not in printer.shown:
+            err.write(line + "\n")
         return EXIT_FAILED
     return EXIT_OK
 
 
-def _summary(result: RunFinished, session_id: str, usage: Usage) -> dict[str, object]:
+def _report(result: RunFinished, fmt: str, printer: Printer, session_id: str, session_usage: Usage,
+            *, streamed: bool = False) -> None:
+    """The result on stdout: the answer (text), one object (json), or the closing run_finished event
+    (stream-json) unless the loop emitted it already (streamed)."""
+    out = printer.out
+    if fmt == "json":
+        out.write(json.dumps(_summary(result, session_id, session_usage), default=_json_default) + "\n")
+    elif fmt == "text":
+        if result.text:
+            out.write(result.text.rstrip("\n") + "\n")
+    elif not streamed:
+        printer(result)
+    out.flush()
+
+
+def _summary(result: RunFinished, session_id: str, session_usage: Usage) -> dict[str, object]:
+    """The json output. usage, cost and turns are this invocation's; session_usage sums every run of the
+    session (a resumed one included), cost among them."""
     return {
         "result": result.text,
         "stop": result.stop,
         "error": result.error,
         "turns": result.turns,
-        "usage": usage.as_dict(),
-        "cost": usage.cost,
+        "usage": result.usage.as_dict(),
+        "cost": result.usage.cost,
         "session_id": session_id,
+        "session_usage": session_usage.as_dict(),
     }
 
 

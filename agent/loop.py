@@ -7,6 +7,12 @@ subclass. Independent read-only calls of one model turn run concurrently; anythi
 runs alone, in the order the model gave. A tool's failure is a result the model reads, never a crash;
 only cancellation (Ctrl-C, a timeout, a closed front end) ends a run early, and it propagates.
 
+A reply is never silently lost or silently incomplete: text streamed before a cancellation or a provider
+error stays in the history, marked as cut (so what the user saw and what the model sees next agree); a
+reply the provider cut at the output-token limit (stop reason max_tokens) is announced with a Notice, ends
+the run with stop "max_tokens" when it was the final answer, and a tool call whose arguments it cut is
+answered by telling the model to send smaller pieces.
+
 The context window (agent/compaction.py): before each model request, when the estimated request reaches
 compact_at of the window, the older messages are summarised first. When the provider refuses a request
 as too long for the window (known or not), the loop compacts and retries once, then cuts the biggest tool
@@ -51,6 +57,21 @@ from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.values import record
 
 INTERRUPTED_REPLY = "[the user interrupted this reply here]"
+BROKEN_REPLY = "[the reply broke off here: {error}]"
+CUT_ANSWER = (
+    "the answer was cut off at the model's output-token limit (max_tokens): it is incomplete. Ask for a shorter "
+    "answer or one part at a time, or let the model continue in the same session"
+)
+CUT_CALLS = (
+    "corral: the model's reply hit its output-token limit (max_tokens) inside a tool call; the cut call was not "
+    "run and the model was told to send smaller pieces"
+)
+CUT_ARGUMENTS = (
+    "Your reply hit the output-token limit (max_tokens) while you were writing this call's arguments, so they "
+    "were cut off and the call was NOT run. Send smaller pieces, each well under the limit: to create a large "
+    "file, write the first part with `write`, then add the rest with `write` and append: true, one part per "
+    "call; for big changes, several smaller `edit` calls."
+)
 
 
 @record
@@ -79,6 +100,9 @@ class Agent:
         self._compacted_len = -1  # len(messages) right after the latest compaction
         self._run_usage: Usage | None = None
         self._streamed: list[str] = []  # the text of the reply being streamed, kept if the run is cancelled
+        self.cancelled: RunFinished | None = None
+        """After a run was cancelled (run() raised Cancelled): what it had done, as a RunFinished with stop
+        "cancelled" (the partial answer, the turns and usage so far). Front ends report it; None otherwise."""
         if self.ctx.on_output is None:
             self.ctx.on_output = self._tool_output
 
@@ -92,9 +116,10 @@ class Agent:
 
     async def run(self, prompt: str) -> RunFinished:
         """Run one user prompt to completion. Raises trio.Cancelled when cancelled (after the session's
-        messages were updated with what happened so far)."""
+        messages were updated with what happened so far, and `self.cancelled` says what the run had done)."""
         self.messages.append(Message("user", prompt))
         run_usage = self._run_usage = Usage()
+        self.cancelled = None
         try:
             return await self._turns(run_usage)
         finally:
@@ -106,12 +131,14 @@ class Agent:
             self.emit(TurnStarted(turn))
             try:
                 completion = await self._complete()
-            except ProviderError as exc:
-                return self._finish(RunFinished(text, "error", turn, run_usage, str(exc)))
-            except trio.Cancelled:  # the text shown so far stays in the conversation, marked as cut
-                partial = "".join(self._streamed).rstrip()
-                if partial:
-                    self.messages.append(Message("assistant", f"{partial}\n\n{INTERRUPTED_REPLY}"))
+            except ProviderError as exc:  # what was streamed stays, marked as broken off
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                partial = self._keep_streamed(BROKEN_REPLY.format(error=first_line))
+                return self._finish(RunFinished(partial or text, "error", turn, run_usage, str(exc)))
+            except BaseException as exc:  # cancelled: the text shown so far stays, marked as cut
+                if _is_cancellation(exc):
+                    partial = self._keep_streamed(INTERRUPTED_REPLY)
+                    self.cancelled = RunFinished(partial or text, "cancelled", turn, run_usage, "interrupted")
                 raise
             run_usage.add(completion.usage)
             self.usage.add(completion.usage)
@@ -120,17 +147,39 @@ class Agent:
             self.emit(AssistantMessage(message, completion.usage))
             if message.content:
                 text = message.content
+            cut = completion.stop_reason == "max_tokens"
             if not message.tool_calls:
+                if cut:
+                    self.emit(Notice(f"corral: {CUT_ANSWER}"))
+                    return self._finish(RunFinished(text, "max_tokens", turn, run_usage, CUT_ANSWER))
                 return self._finish(RunFinished(text, "done", turn, run_usage))
+            if cut and _cut_off(message.tool_calls[-1]):
+                self.emit(Notice(CUT_CALLS))
             results: dict[str, Message] = {}
             try:
-                await self._run_calls(message.tool_calls, results)
+                await self._run_calls(message.tool_calls, results, cut=cut)
+            except BaseException as exc:
+                if _is_cancellation(exc):
+                    self.cancelled = RunFinished(text, "cancelled", turn, run_usage, "interrupted")
+                raise
             finally:  # also when cancelled: every call gets a result, so the history stays valid
                 for call in message.tool_calls:
                     cancelled = ToolResult("cancelled before it finished (the user interrupted the run)", is_error=True)
                     self.messages.append(results.get(call.id) or self._tool_message(call, cancelled))
         error = f"stopped after {self.max_turns} model turns (--max-turns); the task may be unfinished"
         return self._finish(RunFinished(text, "max_turns", self.max_turns, run_usage, error))
+
+    def _keep_streamed(self, marker: str) -> str:
+        """Keep the text streamed of a reply that did not complete as an assistant message ending with
+        `marker`, so the model knows its reply was cut where the user saw it end; returns that text ("" when
+        nothing was streamed: then nothing is recorded, and the next user message follows the previous one,
+        which every wire format accepts: Anthropic and Gemini merge same-role neighbours, Chat Completions and
+        Ollama take them as they are)."""
+        partial = "".join(self._streamed).rstrip()
+        self._streamed.clear()
+        if partial:
+            self.messages.append(Message("assistant", f"{partial}\n\n{marker}"))
+        return partial
 
     def _finish(self, result: RunFinished) -> RunFinished:
         self.emit(result)
@@ -172,6 +221,7 @@ class Agent:
         """One model response to the conversation as it stands: compact first when the window is nearly
         full; when the provider refuses the request as too long, compact, then cut tool results, then give
         up (ProviderError)."""
+        self._streamed.clear()  # nothing of an earlier reply may pass for this one's partial text
         window = self.window
         if (
             window
@@ -233,9 +283,10 @@ class Agent:
 
     # ------------------------------------------------------------------------------------ tool calls
 
-    async def _run_calls(self, calls: list[ToolCall], results: dict[str, Message]) -> None:
+    async def _run_calls(self, calls: list[ToolCall], results: dict[str, Message], *, cut: bool = False) -> None:
         """Fill results (call id -> tool message). Consecutive read-only calls the engine allows without
-        asking run together; every other call is judged (and maybe asked) and run on its own, in order."""
+        asking run together; every other call is judged (and maybe asked) and run on its own, in order.
+        cut: the reply stopped at the output-token limit, so its last call may be incomplete."""
         batch: list[tuple[ToolCall, Tool, Mapping[str, object]]] = []
 
         async def flush() -> None:
@@ -248,7 +299,7 @@ class Agent:
 
         for call in calls:
             tool = self._by_name.get(call.name)
-            problem = self._problem(call, tool)
+            problem = self._problem(call, tool, cut=cut and call is calls[-1])
             if problem is not None or tool is None:
                 results[call.id] = self._tool_message(call, ToolResult(problem or "unknown tool", is_error=True))
                 continue
@@ -264,7 +315,11 @@ class Agent:
             await self._checked_run(call, tool, policy_args, results)
         await flush()
 
-    def _problem(self, call: ToolCall, tool: Tool | None) -> str | None:
+    def _problem(self, call: ToolCall, tool: Tool | None, *, cut: bool = False) -> str | None:
+        """Why a call cannot run at all, for the model; None when it can be judged. cut: this is the last
+        call of a reply stopped at the output-token limit (see _cut_off)."""
+        if cut and _cut_off(call):
+            return CUT_ARGUMENTS
         if tool is None:
             known = ", ".join(sorted(self._by_name))
             return f"unknown tool {call.name!r}; the tools are: {known}"
@@ -297,3 +352,15 @@ class Agent:
     def _tool_message(call: ToolCall, result: ToolResult) -> Message:
         return Message("tool", content=result.content, tool_call_id=call.id, name=call.name, is_error=result.is_error)
 
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """trio.Cancelled, also as it leaves a nursery (an exception group of nothing but Cancelled)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_cancellation(inner) for inner in exc.exceptions)
+    return isinstance(exc, trio.Cancelled)
+
+
+def _cut_off(call: ToolCall) -> bool:
+    """Whether the last call of a reply stopped at the output-token limit lost its arguments there: they
+    are not valid JSON, or there are none at all (complete JSON means the call was complete)."""
+    return call.parse_error is not None or not call.arguments

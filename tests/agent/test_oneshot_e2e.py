@@ -191,7 +191,7 @@ def test_json_and_stream_json_output(env: Env) -> None:
     assert r.code == 0, r.err
     events = [json.loads(line) for line in r.out.splitlines()]
     types = [e["type"] for e in events]
-    assert types[0] == "turn_started" and types[-1] == "run_finished"
+    assert types[0] == "session" and types[1] == "turn_started" and types[-1] == "run_finished"
     assert "text_delta" in types
     assert events[-1]["text"] == "Streamed."
 
