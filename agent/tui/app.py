@@ -190,7 +190,10 @@ class Tui:
         home = os.path.expanduser("~")
         if home not in ("", "/") and (root == home or root.startswith(home + "/")):
             root = "~" + root[len(home):]
-        return [("class:notice", f"corral · {root} · /help lists the commands, Ctrl-D leaves\n")]
+        out = [("class:notice", f"corral · {root} · /help lists the commands, Ctrl-D leaves\n")]
+        if str(self.setup.config.sandbox) == "none":
+            out.append(("class:status.warn", "sandbox: none: commands run WITHOUT a sandbox (no isolation at all)\n"))
+        return out
 
     def _prompt_text(self) -> Fragments:
         if self.telling:

@@ -162,10 +162,12 @@ class View:
             status, style = ("asked, allowed" if tool and tool.decision == "ask" else "ok"), "class:tool.allow"
         arg = key_argument(event.call, max(20, self.width() - 40))
         self.print_block(self._tool_line(event.call, status, style, result.content, event.duration, result.meta))
+        first = result.content.strip().splitlines()[0] if result.content.strip() else ""
         if denied:
-            first = result.content.strip().splitlines()[0] if result.content.strip() else ""
             if not first.startswith(USER_DENIAL):  # "denied by you" was said when the key was pressed
                 self.print_block([("class:tool.deny", f"    {first}\n")])
+        elif result.is_error and code is None and event.call.name == "bash" and first:
+            self.print_block([("class:tool.error", f"    {first[:400]}\n")])  # it never ran: say why (the sandbox …)
         elif result.content:
             text = result.content[-TAIL_BYTES:]
             self.folded.append(Folded(f"{event.call.name} {arg}", text, len(result.content) > TAIL_BYTES))

@@ -180,3 +180,10 @@ def test_a_long_approval_line_wraps_at_spaces() -> None:
     words = " ".join(w for line in lines for w in line.split())
     assert words == "[y] allow once [a] allow for this session: allow exactly `python3 -c 'print(42)'` short"
     assert _wrap_lines([("a", "fits\n")], 40) == [("a", "fits"), ("", "\n")]
+
+
+def test_a_command_the_sandbox_refused_says_why() -> None:
+    view, printed = make_view()
+    refused = ToolResult("The sandbox refused to run the command: zerobox does not work here\nmore", is_error=True)
+    view(ToolFinished(bash("z", "ls"), refused, 0.1))
+    assert printed[-1] == "    The sandbox refused to run the command: zerobox does not work here\n"
