@@ -8,6 +8,7 @@ is certain, so `corral --help` stays instant.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from agent.errors import UsageError
@@ -84,16 +85,48 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
 
 
 def read_prompt(args: argparse.Namespace) -> str | None:
-    """The prompt from -p and/or stdin; None when there is none (interactive use)."""
+    """The prompt from -p and/or stdin; None when there is none (interactive use). Always valid text: bytes
+    that are not UTF-8 (a Latin-1 file piped in, a mistyped argument) become U+FFFD, said once on stderr,
+    instead of reaching the provider's JSON encoder or the session log as lone surrogates."""
     piped = not sys.stdin.isatty() if sys.stdin is not None else False
+    replaced: list[str] = []
+    given = None if args.prompt is None else _text(_arg_bytes(args.prompt), "the -p argument", replaced)
     if args.prompt == "-":
-        return sys.stdin.read()
-    stdin_text = sys.stdin.read() if piped and args.prompt is not None else ""
-    if args.prompt is not None:
-        return str(args.prompt) + (f"\n\n{stdin_text}" if stdin_text.strip() else "")
-    if piped:
-        return sys.stdin.read()
-    return None
+        prompt: str | None = _read_stdin(replaced)
+    elif given is not None:
+        stdin_text = _read_stdin(replaced) if piped else ""
+        prompt = given + (f"\n\n{stdin_text}" if stdin_text.strip() else "")
+    else:
+        prompt = _read_stdin(replaced) if piped else None
+    for where in replaced:
+        print(f"corral: {where} is not valid UTF-8: the invalid bytes were replaced by \N{REPLACEMENT CHARACTER}",
+              file=sys.stderr)
+    return prompt
+
+
+def _read_stdin(replaced: list[str]) -> str:
+    if sys.stdin is None:
+        return ""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes underneath (an embedding program's)
+        return str(sys.stdin.read())
+    return _text(stream.read(), "the prompt on stdin", replaced)
+
+
+def _arg_bytes(value: str) -> bytes:
+    """An argument's original bytes (Python keeps undecodable ones as surrogate escapes)."""
+    try:
+        return os.fsencode(value)
+    except UnicodeEncodeError:  # a surrogate that is no escape: keep it as bytes, decoding replaces it
+        return value.encode("utf-8", "surrogatepass")
+
+
+def _text(data: bytes, where: str, replaced: list[str]) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        replaced.append(where)
+        return data.decode("utf-8", "replace")
 
 
 def main(argv: list[str]) -> int:
@@ -118,7 +151,18 @@ def main(argv: list[str]) -> int:
 
         return app.run(args, overrides_from(args))
     if prompt is not None and not prompt.strip():
-        raise UsageError("the prompt is empty")
+        raise UsageError(_empty_prompt(args))
     from agent import headless
 
     return headless.run(prompt, args, overrides_from(args))
+
+
+def _empty_prompt(args: argparse.Namespace) -> str:
+    """Why there is nothing to run, and what to type instead."""
+    if args.prompt == "-":
+        return ("-p - reads the prompt from stdin, which was empty: pipe the prompt in (echo \"...\" | corral -p -) "
+                "or give it as corral -p \"...\"")
+    if args.prompt is not None:
+        return "-p was given an empty prompt: write the task after it, e.g. corral -p \"fix the failing test\""
+    return ("the interactive UI needs a terminal, and stdin is not one (it was empty): run a prompt with "
+            "corral -p \"...\", or pipe a non-empty prompt on stdin")

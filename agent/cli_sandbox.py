@@ -4,7 +4,8 @@ which sandbox backends work here.
 ``run`` streams the command's output to stdout as it comes, states the backend on stderr and exits with
 the command's exit code (124 on timeout, 128+N when killed by signal N). When no backend works it
 prints why and how to fix it, and exits 1. SIGTERM and SIGHUP cancel the run (every descendant killed) and
-exit 128+N; Ctrl-C exits 130. ``doctor`` exits 0 when at least one real sandbox works.
+exit 128+N; Ctrl-C exits 130. When stdout's reader goes away (``| head``) the command is stopped and corral
+exits 141, like a shell. ``doctor`` exits 0 when at least one real sandbox works.
 """
 
 from __future__ import annotations
@@ -94,17 +95,25 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"corral: sandbox: {backend}{note}", file=sys.stderr, flush=True)
 
     out = sys.stdout.buffer
-
-    def on_output(chunk: bytes) -> None:
-        out.write(chunk)
-        out.flush()
-
     signalled: list[int] = []
+    broken: list[BrokenPipeError] = []
 
     async def main() -> sandbox.Result | None:
         # SIGTERM/SIGHUP cancel the run like Ctrl-C does, so every backend gets to kill what it started.
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
             async with trio.open_nursery() as nursery:
+
+                def on_output(chunk: bytes) -> None:
+                    """Stream to stdout; when its reader goes away (`| head`), stop the command as a shell's
+                    SIGPIPE would, and let agent/cli.py exit quietly with 141."""
+                    if broken:
+                        return
+                    try:
+                        out.write(chunk)
+                        out.flush()
+                    except BrokenPipeError as exc:
+                        broken.append(exc)
+                        nursery.cancel_scope.cancel()
 
                 async def watch() -> None:
                     async for signum in signals:
@@ -127,6 +136,8 @@ def run_command(args: argparse.Namespace) -> int:
         if rest is None:
             raise KeyboardInterrupt from group
         raise
+    if broken:
+        raise broken[0]  # agent/cli.py: stdout was closed early, exit 141 without a traceback
     if result is None:
         return 128 + signalled[0] if signalled else EXIT_FAILED
     if result.timed_out:
@@ -143,9 +154,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     statuses = sandbox.doctor()
     width = max(len(s.name) for s in statuses)
     for status in statuses:
-        state = "works" if status.works else "does not work"
-        detail = f" — {status.detail}" if status.detail else ""
-        print(f"{status.name:<{width}}  {state}{detail}")
+        print(f"{status.name:<{width}}  {_status_text(status.works, status.detail)}")
     real = [s for s in statuses if s.name != "none" and s.works]
     if real:
         print(f"auto uses: {real[0].name}")
@@ -153,3 +162,12 @@ def run_doctor(args: argparse.Namespace) -> int:
     print("no sandbox works here: install one of the above as described, or run with --sandbox none "
           "(commands then run without isolation)")
     return EXIT_FAILED
+
+
+def _status_text(works: bool, detail: str) -> str:
+    """"works (/usr/bin/bwrap)", "does not work — why": the state said once, even when the backend's own
+    detail starts with it."""
+    state = "works" if works else "does not work"
+    if detail.startswith(state):
+        return state + detail[len(state):]
+    return f"{state} — {detail}" if detail else state

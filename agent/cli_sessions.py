@@ -5,7 +5,7 @@ header and conversation (tool calls one line each); ``rm`` deletes session direc
 directories directly under the sessions directory, never through a symlink); ``export`` writes a session as
 self-contained JSONL (side files inlined) or as Markdown. Sessions hold everything the model saw, so exports
 are written 0600. Exit codes: 0, 2 for a usage error (unknown or ambiguous session), 1 when a session cannot
-be read.
+be read, 141 when the reader of stdout went away (agent/cli.py).
 
 ``choose_session`` is the picker behind ``corral -r``: it lists the sessions and reads a number.
 """
@@ -78,8 +78,6 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
         except SessionError as exc:
             print(f"corral: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        except BrokenPipeError:  # `corral sessions show x | head`
-            return EXIT_OK
     return run
 
 
@@ -114,7 +112,11 @@ def run_list(args: argparse.Namespace) -> int:
     from agent.session import list_sessions
 
     project = None if args.all else _project()
-    found = list_sessions(project)
+    found = list_sessions(project, damaged=True)
+    for broken in (s for s in found if s.damaged):
+        print(f"corral: warning: session {broken.id} cannot be read ({broken.damaged}): remove it with "
+              f"`corral sessions rm {broken.id}` (or delete {broken.path})", file=sys.stderr)
+    found = [s for s in found if not s.damaged]
     if args.json:
         print(json.dumps([_summary_dict(s) for s in found], indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -287,10 +289,10 @@ def run_rm(args: argparse.Namespace) -> int:
         directory = root / summary.id
         try:
             st = os.lstat(directory)
-            log = os.lstat(directory / "session.jsonl")
+            os.lstat(directory / "session.jsonl")  # any kind: a damaged session's log may be a directory or FIFO
         except OSError as exc:
             raise UsageError(f"{directory} is not a session directory ({exc.strerror}); nothing removed") from None
-        if not stat.S_ISDIR(st.st_mode) or not stat.S_ISREG(log.st_mode):
+        if not stat.S_ISDIR(st.st_mode):
             raise UsageError(f"{directory} is not a session directory; nothing removed")
     for summary in targets:
         shutil.rmtree(root / summary.id)  # never follows symlinks inside
@@ -384,12 +386,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["sessions", *(sys.argv[1:] if argv is None else argv)])
     except SystemExit as exc:
         return int(exc.code or 0)
-    try:
-        code: int = args.handler(args)
-    except UsageError as exc:
-        print(f"corral: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return code
+    from agent.cli import quiet_broken_pipe
+
+    def handle() -> int:
+        try:
+            code: int = args.handler(args)
+        except UsageError as exc:
+            print(f"corral: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return code
+
+    return quiet_broken_pipe(handle)  # `corral sessions show x | head`: exit 141, no traceback
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ class RunSetup:
                                   project_root=self.project_root)
         self.loaded = self._resumed()
         self.session_id = self.loaded.id if self.loaded is not None else new_session_id()
+        if args.name and not args.no_session:
+            self._check_name(str(args.name))
         provider, model = self._provider_and_model()
         self.settings = self.config.resolve_provider(provider)
         self.model: str = model or self.settings.model
@@ -95,6 +97,15 @@ class RunSetup:
             raise UsageError(f"session {loaded.id} belongs to {loaded.project}; run corral there to resume it "
                              f"(this project is {self.project_root})")
         return loaded
+
+    def _check_name(self, name: str) -> None:
+        """--name must name one session of this project: `--session NAME` could not choose between two."""
+        from agent.session import list_sessions
+
+        taken = [s.id for s in list_sessions(self.project_root) if s.name == name and s.id != self.session_id]
+        if taken:
+            raise UsageError(f"another session of this project is already named {name!r} ({taken[0]}); choose "
+                             f"another name, or resume that one with --session {name}")
 
     def _from_flag_or_env(self, key: str) -> bool:
         source = self.config.sources.get(key, "default")
@@ -289,10 +300,12 @@ class RunSetup:
         agent.messages.clear()
         agent.ctx.todos.clear()
         if not self.args.no_session:
-            self._open_session(agent, gate, prompt, mode, agent.emit)
+            self._open_session(agent, gate, prompt, mode, agent.emit, named=False)
 
-    def _open_session(self, agent: Agent, gate: Gate, prompt: str, mode: str, emit: Callable[[Event], None]) -> None:
-        """Start (or continue) the session log."""
+    def _open_session(self, agent: Agent, gate: Gate, prompt: str, mode: str, emit: Callable[[Event], None], *,
+                      named: bool = True) -> None:
+        """Start (or continue) the session log. named=False (a new session started during the run): --name
+        belongs to the first session only, so two sessions never share it."""
         from agent.session import SessionWriter
 
         def report(problem: str) -> None:
@@ -317,7 +330,7 @@ class RunSetup:
             writer.prompt(prompt)
         if loaded is None or loaded.thinking != agent.thinking:
             writer.thinking(agent.thinking)
-        if self.args.name:
+        if named and self.args.name:
             writer.name(self.args.name)
 
     def _follow(self, agent: Agent, gate: Gate) -> None:
@@ -363,10 +376,12 @@ class RunSetup:
             self._audit.close()
 
 def _pick(choose: Callable[..., SessionSummary | None], project: Path) -> SessionSummary | None:
-    """`-r`: the picker talks to the terminal (stdin may carry the prompt)."""
+    """`-r`: the picker talks to the terminal (stdin may carry the prompt). The terminal is opened twice,
+    once to read and once to write: a text file opened "r+" needs a seekable file, which a terminal is not."""
     try:
-        with open("/dev/tty", "r+", encoding="utf-8") as tty:
-            return choose(project, stdin=tty, stdout=tty)
+        with open("/dev/tty", encoding="utf-8", errors="replace") as tty_in, \
+                open("/dev/tty", "w", encoding="utf-8", errors="replace") as tty_out:
+            return choose(project, stdin=tty_in, stdout=tty_out)
     except OSError:
         raise UsageError("-r needs a terminal to pick a session; use --session ID (corral sessions list shows "
                          "them) or -c for the latest") from None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
@@ -32,6 +33,7 @@ from agent.providers.base import Message, Usage
 from agent.session_records import (
     BLOB_THRESHOLD,
     HEADER_BYTES,
+    LOG_NAME,
     VERSION,
     SessionError,
     check_message,
@@ -43,6 +45,7 @@ from agent.session_records import (
     open_log,
     parse_header,
     read_header,
+    utf8,
     write_private,
 )
 from agent.tools.base import TodoItem
@@ -51,7 +54,6 @@ from agent.values import frozen, record
 __all__ = ["VERSION", "LoadedSession", "SessionError", "SessionSummary", "SessionWriter", "latest_session",
            "list_sessions", "load_session", "resolve_session", "session_dir", "sessions_dir"]
 
-LOG_NAME = "session.jsonl"
 NAME_FILE = "name"  # a copy of the latest name, so listing need not read the whole log
 _TAIL_BYTES = 64 * 1024
 _COUNT_LIMIT = 16 * 1024 * 1024  # count messages only in logs up to this size
@@ -188,7 +190,7 @@ class SessionWriter(LineLog):
         ok = self._append("name", {"name": name})
         if ok:
             try:
-                write_private(self.directory / NAME_FILE, name.encode("utf-8", "surrogatepass"))
+                write_private(self.directory / NAME_FILE, utf8(name))
             except OSError:
                 pass  # the log is the source of truth; listing falls back to the header's name
         return ok
@@ -291,7 +293,9 @@ class LoadedSession:
 
 
 def _log_path(path: Path) -> Path:
-    return path / LOG_NAME if path.is_dir() else path
+    """A session directory's log; a path to the log itself stays as it is, even when it is (wrongly) a
+    directory, so opening it says so."""
+    return path / LOG_NAME if path.name != LOG_NAME and path.is_dir() else path
 
 
 def load_session(ref: str | Path, *, project: Path | str | None = None,
@@ -406,20 +410,24 @@ class SessionSummary:
     last_role: str | None
     last_message: str  # an excerpt of the last user or assistant text
     message_count: int | None  # None when the log is too large to count cheaply
+    damaged: str | None = None  # why the log cannot be read (then project, cwd and the rest are unknown)
 
 
 def _summary(directory: Path) -> SessionSummary | None:
+    """The summary of one session directory; a damaged one (its log is not a file, empty, its header
+    unreadable) gets ``damaged`` set rather than vanishing, so it can still be named and removed. None
+    for a directory without a log (a `--no-session` run keeps only its audit log there)."""
     path = directory / LOG_NAME
     try:
         fh = open_log(path)
-    except SessionError:
-        return None
+    except SessionError as exc:
+        return _damaged(directory, exc) if os.path.lexists(path) else None
     with fh:
         st = os.fstat(fh.fileno())
         try:
             header = parse_header(path, fh.readline(HEADER_BYTES))
-        except SessionError:
-            return None
+        except SessionError as exc:
+            return _damaged(directory, exc)
         body = fh.tell()
         start = max(body, st.st_size - _TAIL_BYTES)
         tail = os.pread(fh.fileno(), st.st_size - start, start)
@@ -438,17 +446,37 @@ def _summary(directory: Path) -> SessionSummary | None:
         if isinstance(rec, dict) and rec.get("role") in ("user", "assistant") and rec.get("content"):
             last_role, excerpt = str(rec["role"]), excerpt_of(rec)
             break
-    name = _opt(header.get("name"))
-    try:
-        with open(directory / NAME_FILE, "rb") as nf:
-            name = nf.read(512).decode("utf-8", "replace").strip() or name
-    except OSError:
-        pass
     created = header.get("created")
     return SessionSummary(
         id=directory.name, path=directory, project=str(header.get("project", "")), cwd=str(header.get("cwd", "")),
         created=float(created) if isinstance(created, int | float) else st.st_mtime, updated=st.st_mtime,
-        name=name, last_role=last_role, last_message=excerpt, message_count=count)
+        name=_name_file(directory) or _opt(header.get("name")), last_role=last_role, last_message=excerpt,
+        message_count=count)
+
+
+def _name_file(directory: Path) -> str | None:
+    """The copy of the session's latest name (never through a symlink, never blocking on a FIFO)."""
+    try:
+        fd = os.open(directory / NAME_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, 512).decode("utf-8", "replace").strip() or None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _damaged(directory: Path, exc: SessionError) -> SessionSummary:
+    try:
+        updated = os.lstat(directory / LOG_NAME).st_mtime
+    except OSError:
+        updated = 0.0
+    return SessionSummary(id=directory.name, path=directory, project="", cwd="", created=updated, updated=updated,
+                          name=None, last_role=None, last_message="", message_count=None, damaged=exc.reason)
 
 
 def _count_messages(fd: int, size: int) -> int:
@@ -464,8 +492,11 @@ def _count_messages(fd: int, size: int) -> int:
     return count
 
 
-def list_sessions(project: Path | str | None = None, *, env: Mapping[str, str] | None = None) -> list[SessionSummary]:
-    """Every session (of ``project`` when given: its resolved root as recorded in the header), newest first."""
+def list_sessions(project: Path | str | None = None, *, env: Mapping[str, str] | None = None,
+                  damaged: bool = False) -> list[SessionSummary]:
+    """Every readable session (of ``project`` when given: its resolved root as recorded in the header), newest
+    first. ``damaged=True`` adds the sessions whose log cannot be read (``damaged`` set; whatever ``project``
+    is, since theirs is unknown) for callers that report them."""
     root = sessions_dir(env)
     wanted = None if project is None else str(Path(project).resolve())
     out: list[SessionSummary] = []
@@ -477,7 +508,9 @@ def list_sessions(project: Path | str | None = None, *, env: Mapping[str, str] |
         if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
             continue
         summary = _summary(Path(entry.path))
-        if summary is not None and (wanted is None or summary.project == wanted):
+        if summary is None:
+            continue
+        if (damaged and summary.damaged) or (not summary.damaged and wanted in (None, summary.project)):
             out.append(summary)
     out.sort(key=lambda s: (s.updated, s.id), reverse=True)
     return out
@@ -494,10 +527,11 @@ def resolve_session(ref: str, *, project: Path | str | None = None,
     """A session by exact id, else by name, else by unique id prefix. A name shared by several sessions
     resolves to the one in ``project`` if only one is. Raises UsageError (unknown, ambiguous)."""
     _check_id(ref)
-    sessions = list_sessions(env=env)
-    exact = [s for s in sessions if s.id == ref]
-    if exact:
+    every = list_sessions(env=env, damaged=True)
+    exact = [s for s in every if s.id == ref]
+    if exact:  # a damaged session too: loading it then says what is wrong, and `sessions rm` can remove it
         return exact[0]
+    sessions = [s for s in every if not s.damaged]
     candidates = [s for s in sessions if s.name == ref]
     if len(candidates) > 1 and project is not None:
         here = [s for s in candidates if s.project == str(Path(project).resolve())]
@@ -507,7 +541,10 @@ def resolve_session(ref: str, *, project: Path | str | None = None,
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise UsageError(f"no session matches {ref!r} in {sessions_dir(env)}: see `corral sessions list --all`")
+        broken = [s.id for s in every if s.damaged and s.id.startswith(ref)]
+        also = f" (the damaged session {', '.join(broken[:5])} matches: give its whole id)" if broken else ""
+        raise UsageError(f"no session matches {ref!r} in {sessions_dir(env)}: see `corral sessions list --all`"
+                         + also)
     listed = "\n".join(f"  {s.id}  {s.name or ''}  {s.project}" for s in candidates[:20])
     raise UsageError(f"{ref!r} matches {len(candidates)} sessions; give more of the id:\n{listed}")
 

@@ -12,8 +12,10 @@ serialise longer, goes to a side file ``blobs/<sha256>`` (written to a temporary
 identical contents stored once) and the record keeps ``{"ref": "blobs/<sha256>", "size": N}`` instead
 (``arguments_ref`` for arguments). Side files are read back only when a message is rebuilt.
 
-Reading (``iter_records``) streams the log: the header must be the first line; a torn or damaged line is
-skipped with a warning naming its number; a newer ``v`` anywhere raises SessionError (upgrade corral).
+Every line is valid UTF-8 whatever the content (``utf8``: lone surrogates become U+FFFD), so no content can
+damage its line. Reading (``iter_records``) streams the log, opened only when it is a regular file (never
+blocking on a FIFO): the header must be the first line; a torn or damaged line is skipped with a warning
+naming its number; a newer ``v`` anywhere raises SessionError (upgrade corral).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from agent.errors import CorralError
 from agent.providers.base import Message, ToolCall
 
 VERSION = 1
+LOG_NAME = "session.jsonl"  # the log's name inside its session directory
 BLOB_THRESHOLD = 16 * 1024
 BLOB_DIR = "blobs"
 HEADER_BYTES = 64 * 1024  # a header line longer than this is not a session header
@@ -38,13 +41,30 @@ _ROLES = ("system", "user", "assistant", "tool")
 
 
 class SessionError(CorralError):
-    """A session that cannot be read or written: missing, not a session, damaged or from a newer corral."""
+    """A session that cannot be read or written: missing, not a session, damaged or from a newer corral.
+    ``reason`` is the short why (``it is empty``), for listings that name the session themselves."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def dumps(record: Mapping[str, object]) -> bytes:
-    """One record as a compact JSON line (UTF-8, newline-terminated); unknown objects become strings."""
+    """One record as a compact JSON line (UTF-8, newline-terminated); unknown objects become strings.
+    Always valid UTF-8 (see ``utf8``), so no content can make its line unreadable."""
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-    return (text + "\n").encode("utf-8", "surrogatepass")
+    return utf8(text + "\n")
+
+
+def utf8(text: str) -> bytes:
+    """Text as valid UTF-8 whatever it holds: a lone surrogate (undecodable bytes from a terminal, a file
+    name or a pipe, kept by Python as surrogate escapes) becomes U+FFFD instead of bytes no reader accepts."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # UTF-16 keeps a valid surrogate pair as one character and turns a lone surrogate into U+FFFD.
+        fixed = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return fixed.encode("utf-8", "replace")
 
 
 # ------------------------------------------------------------------------------------------------ side files
@@ -109,7 +129,7 @@ def read_blob(directory: Path, ref: object) -> str:
 def _maybe_blob(directory: Path, text: str, threshold: int) -> object:
     if len(text) * 4 <= threshold:  # cheap pre-check: at most 4 bytes per character
         return text
-    data = text.encode("utf-8", "surrogatepass")
+    data = utf8(text)
     if len(data) <= threshold:
         return text
     return {"ref": write_blob(directory, data), "size": len(data)}
@@ -141,8 +161,7 @@ def encode_message(message: Message, directory: Path, threshold: int = BLOB_THRE
 def _encode_call(call: ToolCall, directory: Path, threshold: int) -> dict[str, object]:
     out: dict[str, object] = {"id": call.id, "name": call.name}
     args = json.dumps(call.arguments, ensure_ascii=False, separators=(",", ":"), default=str)
-    if len(args) * 4 > threshold and len(args.encode("utf-8", "surrogatepass")) > threshold:
-        data = args.encode("utf-8", "surrogatepass")
+    if len(args) * 4 > threshold and len(data := utf8(args)) > threshold:
         out["arguments_ref"] = {"ref": write_blob(directory, data), "size": len(data)}
     else:
         out["arguments"] = call.arguments
@@ -243,26 +262,49 @@ def excerpt_of(record: Mapping[str, object], limit: int = 100) -> str:
 
 
 def not_a_session(path: Path, why: str) -> SessionError:
-    return SessionError(f"{path} is not a corral session ({why}); give a session id or name from "
-                        "`corral sessions list --all`")
+    """A log that cannot be a session. Inside a session directory that means a damaged session: say how to
+    remove it; any other path was probably given by mistake."""
+    if path.name == LOG_NAME:
+        hint = f"it cannot be resumed; `corral sessions rm {path.parent.name}` removes it"
+    else:
+        hint = "give a session id or name from `corral sessions list --all`"
+    return SessionError(f"{path} is not a corral session ({why}); {hint}", why)
 
 
 def newer(path: Path, lineno: int, version: object) -> SessionError:
     return SessionError(f"{path} line {lineno} was written by a newer corral (session format v{version}, this "
-                        f"corral reads up to v{VERSION}): upgrade corral to open this session")
+                        f"corral reads up to v{VERSION}): upgrade corral to open this session",
+                        f"written by a newer corral (format v{version}): upgrade corral to open it")
 
 
 def open_log(path: Path) -> BinaryIO:
-    """A session log opened for reading: never through a symlink, only a regular file. Raises SessionError."""
+    """A session log opened for reading: never through a symlink, only a regular file. Raises SessionError.
+
+    O_NONBLOCK makes opening a FIFO return at once instead of waiting for a writer (listing must never
+    hang on one broken session directory); the type is checked on the descriptor before anything reads
+    it, so a directory, FIFO or device is refused with a message, never an OSError from the first read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise SessionError(f"cannot open the session {path}: {exc.strerror or exc}") from None
-    fh = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        fh.close()
-        raise not_a_session(path, "not a regular file")
-    return fh
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise SessionError(f"cannot open the session {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise not_a_session(path, f"it is {_kind_of(mode)}, not a regular file")
+    os.set_blocking(fd, True)  # a regular file: reads never block anyway; keep the descriptor ordinary
+    return os.fdopen(fd, "rb")
+
+
+def _kind_of(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def read_header(path: Path) -> dict[str, object]:

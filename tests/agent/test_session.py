@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -377,3 +379,81 @@ def test_sync_logs_the_conversation_as_it_grows_and_through_compactions(env: dic
     again = load_session(w.path)
     assert [m.content for m in again.messages()] == ["summary 2", "m7"]
     assert again.compactions[-1].replaced == 5 and again.warnings == []
+
+
+def test_the_writer_never_writes_invalid_utf8_whatever_it_is_given(env: dict[str, str]) -> None:
+    """Lone surrogates (undecodable bytes Python kept as escapes) become U+FFFD, in lines and side files."""
+    bad = "caf\udce9 \ud800"
+    with new(env, name=f"name {bad}", blob_threshold=64) as w:
+        w.message(Message("user", f"prompt {bad}"))
+        w.message(Message("assistant", bad * 40, tool_calls=[ToolCall("c", "read", {"path": bad})]))
+        w.todo([TodoItem(bad, "pending")])
+    for path in [w.path, *(w.directory / "blobs").iterdir(), w.directory / "name"]:
+        path.read_bytes().decode("utf-8")  # strict
+    loaded = load_session(w.path)
+    assert loaded.warnings == []
+    first, second = loaded.messages(strict=True)
+    assert first.content == "prompt caf\ufffd \ufffd" and second.tool_calls[0].arguments == {"path": "caf\ufffd \ufffd"}
+    assert second.content == "caf\ufffd \ufffd" * 40 and loaded.name == "name caf\ufffd \ufffd"
+    assert "😀" in load_session(_with_emoji(env)).messages()[0].content  # a real pair stays itself
+
+
+def _with_emoji(env: dict[str, str]) -> Path:
+    with new(env, "20260101-000000-eeeeee") as w:
+        w.message(Message("user", "\ud83d\ude00 ok"))  # a surrogate pair spelt out: one character
+    return w.path
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Fail (rather than hang) when the block blocks: SIGALRM interrupts a blocking open()."""
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still blocked after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_log_that_is_not_a_regular_file_is_refused_at_once(env: dict[str, str], kind: str) -> None:
+    sid = "20260101-000000-ffffff"
+    directory = sessions_dir(env) / sid
+    directory.mkdir(parents=True)
+    log = directory / "session.jsonl"
+    log.mkdir() if kind == "directory" else os.mkfifo(log)
+    started = time.monotonic()
+    what = "a directory" if kind == "directory" else "a FIFO"
+    with _deadline(5):  # opening a FIFO without a writer once blocked here forever
+        for ref in (log, directory):
+            with pytest.raises(SessionError, match=f"is not a corral session \\(it is {what}, not a regular file"):
+                load_session(ref)
+        [found] = list_sessions(env=env, damaged=True)
+    assert time.monotonic() - started < 5
+    assert found.id == sid and found.damaged is not None and "not a regular file" in found.damaged
+    assert list_sessions(env=env) == [] and latest_session(Path(env["HOME"]), env=env) is None
+    assert resolve_session(sid, env=env).damaged == found.damaged  # the exact id still finds it
+    with pytest.raises(UsageError, match=f"the damaged session {sid} matches: give its whole id"):
+        resolve_session(sid[:12], env=env)
+
+
+def test_a_damaged_header_or_empty_log_resolves_by_exact_id(env: dict[str, str]) -> None:
+    with new(env, "20260101-000000-aaaaaa") as w:
+        w.message(Message("user", "fine"))
+    for sid, content, why in (("20260102-000000-bbbbbb", b"", "it is empty"),
+                              ("20260103-000000-cccccc", b"{broken\n", "its first line is not JSON")):
+        directory = sessions_dir(env) / sid
+        directory.mkdir()
+        (directory / "session.jsonl").write_bytes(content)
+        found = resolve_session(sid, env=env)
+        assert found.damaged == why
+        with pytest.raises(SessionError, match=f"{why}.*corral sessions rm {sid}"):
+            load_session(found.path)
+    (sessions_dir(env) / "20260104-000000-dddddd").mkdir()  # no log at all: a --no-session run's audit dir
+    assert [s.id for s in list_sessions(env=env)] == ["20260101-000000-aaaaaa"]
+    assert sorted(s.id for s in list_sessions(env=env, damaged=True) if s.damaged) == [
+        "20260102-000000-bbbbbb", "20260103-000000-cccccc"]
