@@ -64,6 +64,22 @@ def _exit_code(code: int) -> int:
     return code if code <= 255 else 255
 
 
+def _not_runnable(program: str, cwd: Path) -> tuple[int, str] | None:
+    """(exit status, why) when `program` cannot be started, as a shell would say it; None when it can. The
+    sandbox sees the host's programs (read-only), so what is not found here is not found there either."""
+    import os
+    import shutil
+
+    if "/" not in program:
+        return None if shutil.which(program) else (127, "command not found")
+    path = cwd / program
+    if not path.exists():
+        return 127, "no such file or directory"
+    if path.is_dir() or not os.access(path, os.X_OK):
+        return 126, "permission denied (not an executable file)"
+    return None
+
+
 def run_command(args: argparse.Namespace) -> int:
     from agent.cli import EXIT_FAILED
 
@@ -77,6 +93,10 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--cwd {cwd} is not a directory")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
+    missing = _not_runnable(words[0], cwd)
+    if missing is not None:  # like a shell: 127 not found, 126 not executable (bwrap itself would exit 1)
+        print(f"corral: {words[0]}: {missing[1]}", file=sys.stderr)
+        return missing[0]
 
     import trio
 

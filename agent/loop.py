@@ -166,7 +166,8 @@ class Agent:
                 for call in message.tool_calls:
                     cancelled = ToolResult("cancelled before it finished (the user interrupted the run)", is_error=True)
                     self.messages.append(results.get(call.id) or self._tool_message(call, cancelled))
-        error = f"stopped after {self.max_turns} model turns (--max-turns); the task may be unfinished"
+        turns = f"{self.max_turns} model turn{'s' if self.max_turns != 1 else ''}"
+        error = f"stopped after {turns} (--max-turns); the task may be unfinished"
         return self._finish(RunFinished(text, "max_turns", self.max_turns, run_usage, error))
 
     def _keep_streamed(self, marker: str) -> str:

@@ -140,7 +140,8 @@ async def post_stream(
         except _Retry as failure:
             if attempt > policy.max_retries:
                 raise ProviderError(
-                    f"{settings.name}: {failure.reason} (gave up after {attempt} attempts){_hint(failure, settings)}",
+                    f"{settings.name}: {failure.reason} (gave up after {attempt} attempt{'s' if attempt != 1 else ''})"
+                    f"{_hint(failure, settings)}",
                     status=failure.status,
                     retryable=True,
                 ) from failure

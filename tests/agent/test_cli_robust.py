@@ -304,3 +304,13 @@ def test_doctor_says_works_once() -> None:
     out = subprocess.run([sys.executable, "-m", "agent.cli", "sandbox", "doctor"], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert "works — works" not in out.stdout and "does not work — does not work" not in out.stdout
+
+
+def test_sandbox_run_of_a_missing_program_exits_like_a_shell(e: Env) -> None:
+    (e.project / "notes.txt").write_text("not a program\n")
+    for words, code, why in ((["nosuchcmd-xyz"], 127, "command not found"),
+                             (["./nope"], 127, "no such file"),
+                             (["./notes.txt"], 126, "permission denied")):
+        r = corral(e, "sandbox", "run", "--", *words, config=False)
+        assert (r.returncode, why in r.stderr) == (code, True), r.stderr
+        assert "Traceback" not in r.stderr
