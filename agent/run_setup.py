@@ -204,8 +204,10 @@ class RunSetup:
         audit = AuditLog(audit_path)
         self._audit = audit
         backend = str(config.sandbox)
+        log_dir = audit_path.parent / "output"  # the sandbox's full command logs: the model may read them back
         gate = Gate(engine, mode, self.project_root, approver=approver, audit=audit, session_id=self.session_id,
-                    bypass=bypass, sandboxed=backend != "none", writes=writes, writes_mode=writes_mode)
+                    bypass=bypass, sandboxed=backend != "none", writes=writes, writes_mode=writes_mode,
+                    readable=(log_dir,))
         if bypass:
             emit(Notice("corral: --dangerously-skip-permissions: the policy engine is OFF for this run"))
         protected_cache: dict[Path, bool] = {}
@@ -226,7 +228,7 @@ class RunSetup:
             sandbox_network=bool(config.sandbox_network),
             read_only=gate.read_only_sandbox,
             bash_timeout=float(config.bash_timeout),
-            log_dir=audit_path.parent / "output",
+            log_dir=log_dir,
             protected=protected,
         )
         context = ""

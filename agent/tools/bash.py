@@ -106,7 +106,8 @@ def _result(result: sandbox.Result, timeout: float) -> ToolResult:
     else:
         lines.append(f"[exit code {code}]")
     if result.truncated:
-        lines.append(f"\n[output truncated: {human_size(result.total_bytes)} in all; full log: {result.log_path}]")
+        lines.append(f"\n[output truncated: {human_size(result.total_bytes)} in all; full log: {result.log_path} "
+                     "(read or grep it)]")
     meta: dict[str, object] = {
         "exit_code": code,
         "log_path": str(result.log_path),
