@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="resume the latest session of this project")
     sessions.add_argument("-r", "--resume", action="store_true", help="list this project's sessions and pick one")
     sessions.add_argument("--session", metavar="ID|NAME", help="resume this session")
-    sessions.add_argument("--no-session", action="store_true", help="keep no session (nothing is saved)")
+    sessions.add_argument("--no-session", action="store_true",
+                          help="keep no conversation (nothing to resume; command logs are deleted at exit; the audit "
+                               "log of policy decisions is still written)")
     p.add_argument("--name", metavar="NAME", help="name this session (resume it later with --session NAME)")
     p.add_argument("--theme", metavar="NAME", help="colour theme of the terminal UI (/theme lists them)")
     p.add_argument("--no-color", action="store_true", help="a monochrome terminal UI (so does NO_COLOR=1)")

@@ -11,6 +11,7 @@ audit log of decisions is still kept: every decision is audited).
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class RunSetup:
         self._agent: Agent | None = None
         self._audit: AuditLog | None = None
         self._writer: SessionWriter | None = None
+        self._scratch: Path | None = None  # --no-session: where command logs go for this run only
 
     def _resumed(self) -> LoadedSession | None:
         """The session -c, -r or --session names (None for a new one). Another project's session is refused:
@@ -204,7 +206,8 @@ class RunSetup:
         audit = AuditLog(audit_path)
         self._audit = audit
         backend = str(config.sandbox)
-        log_dir = audit_path.parent / "output"  # the sandbox's full command logs: the model may read them back
+        # the sandbox's full command logs (the model may read them back); with --no-session they are not kept
+        log_dir = audit_path.parent / "output" if not self.args.no_session else self._scratch_logs()
         gate = Gate(engine, mode, self.project_root, approver=approver, audit=audit, session_id=self.session_id,
                     bypass=bypass, sandboxed=backend != "none", writes=writes, writes_mode=writes_mode,
                     readable=(log_dir,))
@@ -287,13 +290,16 @@ class RunSetup:
         from agent.audit import AuditLog, default_audit_path
 
         self.sync()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        self.loaded = None
-        self.session_id = new_session_id()
+        left = self._writer
+        self._writer = None
+        if left is not None:
+            left.close()
         if self._audit is not None:
             self._audit.close()
+        if left is not None:
+            self._discard_if_empty(left)  # /new right after /new leaves no empty session behind
+        self.loaded = None
+        self.session_id = new_session_id()
         self._audit = AuditLog(default_audit_path(self.session_id))
         gate = agent.gate
         gate.audit, gate.session_id = self._audit, self.session_id
@@ -371,11 +377,51 @@ class RunSetup:
     def usage(self) -> Usage:
         return self._agent.usage if self._agent is not None else Usage()
 
+    def _scratch_logs(self) -> Path:
+        """--no-session: command logs in a private temporary directory, removed when corral leaves."""
+        import tempfile
+
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="corral-output-"))
+        return self._scratch
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
         if self._audit is not None:
             self._audit.close()
+        if self._writer is not None:
+            self._discard_if_empty(self._writer)
+        if self._scratch is not None:
+            import shutil
+
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _discard_if_empty(self, writer: SessionWriter) -> None:
+        """A session started in this run that never got a message (the UI opened and left) is removed, so
+        such sessions do not pile up in `corral sessions` and `-c`; a named one, or one that holds anything
+        else (audit lines, command logs, side files), stays."""
+        if self.loaded is not None or writer.synced or self.args.name:
+            return
+        directory = writer.directory
+        try:
+            entries = {entry.name: entry for entry in os.scandir(directory)}
+            audit = entries.get("audit.jsonl")
+            output = entries.get("output")
+            if set(entries) - {"session.jsonl", "audit.jsonl", "output"}:
+                return
+            if audit is not None and (not audit.is_file(follow_symlinks=False) or audit.stat().st_size):
+                return
+            if output is not None and (not output.is_dir(follow_symlinks=False) or os.listdir(output.path)):
+                return
+            for name in ("session.jsonl", "audit.jsonl"):
+                if name in entries:
+                    os.unlink(entries[name].path)
+            if output is not None:
+                os.rmdir(output.path)
+            os.rmdir(directory)
+        except OSError:
+            return  # kept as it is: an empty session is harmless
 
 def _pick(choose: Callable[..., SessionSummary | None], project: Path) -> SessionSummary | None:
     """`-r`: the picker talks to the terminal (stdin may carry the prompt). The terminal is opened twice,

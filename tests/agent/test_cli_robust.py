@@ -314,3 +314,36 @@ def test_sandbox_run_of_a_missing_program_exits_like_a_shell(e: Env) -> None:
         r = corral(e, "sandbox", "run", "--", *words, config=False)
         assert (r.returncode, why in r.stderr) == (code, True), r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_no_session_keeps_no_command_logs(e: Env) -> None:
+    e.server.set_script([{"parts": [{"type": "tool_call", "name": "bash", "arguments": {"command": "seq 1 100000"}}]},
+                         {"parts": [text("counted")]}])
+    r = corral(e, "--no-session", "-p", "count", "--output-format", "json")
+    assert r.returncode == 0, r.stderr
+    sent = next(m for m in e.server.model_requests[-1].body["messages"] if m["role"] == "tool")["content"]
+    log = Path(sent.split("full log: ")[1].split(" ")[0])
+    assert not log.exists() and not log.parent.exists()  # deleted when corral left
+    [directory] = list(sessions_root(e).iterdir())
+    assert [p.name for p in directory.iterdir()] == ["audit.jsonl"]  # the decisions are still audited
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (bash .ci/setup --test)")
+def test_a_session_that_never_got_a_message_is_not_kept(e: Env) -> None:
+    from tests.agent.tui.term import Term
+
+    new_session(e, "kept")
+    term = Term(e.argv(), cwd=e.project, env=_term_env(e))
+    try:
+        term.wait_for("│ auto")
+        deadline = time.monotonic() + 20
+        while "starting…" in term.screen(history=0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        term.type("/mode read-only")
+        term.keys("Enter")
+        term.wait_for("mode: read-only")
+        term.keys("C-d")
+        term.wait_for("[exit 0]")
+    finally:
+        term.close()
+    assert len(list(sessions_root(e).iterdir())) == 1  # only the one with a conversation
