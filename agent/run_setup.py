@@ -185,7 +185,7 @@ class RunSetup:
     def build(self, emit: Callable[[Event], None], approver: Approver | None = None) -> Agent:
         """The agent, its gate asking `approver` when the engine says ask (None: one-shot, ask means deny)."""
         import policy
-        from agent.audit import AuditLog, default_audit_path
+        from agent.audit import default_audit_path
         from agent.context_files import collect_context, render
         from agent.gate import Gate
         from agent.loop import Agent
@@ -203,7 +203,7 @@ class RunSetup:
         for warning in engine.warnings if engine is not None else ():
             emit(Notice(f"corral: {warning}"))
         audit_path = default_audit_path(self.session_id)
-        audit = AuditLog(audit_path)
+        audit = self._open_audit(audit_path)
         self._audit = audit
         backend = str(config.sandbox)
         # the sandbox's full command logs (the model may read them back); with --no-session they are not kept
@@ -287,7 +287,7 @@ class RunSetup:
         """Leave the current session (it stays resumable) and start an empty one: history, todo list and
         session approvals start afresh; the audit log follows the new session."""
         import policy
-        from agent.audit import AuditLog, default_audit_path
+        from agent.audit import default_audit_path
 
         self.sync()
         left = self._writer
@@ -300,7 +300,7 @@ class RunSetup:
             self._discard_if_empty(left)  # /new right after /new leaves no empty session behind
         self.loaded = None
         self.session_id = new_session_id()
-        self._audit = AuditLog(default_audit_path(self.session_id))
+        self._audit = self._open_audit(default_audit_path(self.session_id))
         gate = agent.gate
         gate.audit, gate.session_id = self._audit, self.session_id
         if gate.session is not None:
@@ -377,6 +377,20 @@ class RunSetup:
     def usage(self) -> Usage:
         return self._agent.usage if self._agent is not None else Usage()
 
+    @staticmethod
+    def _open_audit(path: Path) -> AuditLog:
+        """The audit log of policy decisions. No run goes without one: a data directory that cannot hold it
+        (a file where a directory should be, no permission, a full disk) is a clear error, before anything runs."""
+        from agent.audit import AuditLog
+        from agent.xdg import data_dir
+
+        try:
+            return AuditLog(path)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the audit log {path}: {exc.strerror or exc}; corral keeps its data in "
+                              f"{data_dir()} ($XDG_DATA_HOME/corral): make that a directory you can write, or set "
+                              "XDG_DATA_HOME to one") from None
+
     def _scratch_logs(self) -> Path:
         """--no-session: command logs in a private temporary directory, removed when corral leaves."""
         import tempfile
@@ -396,6 +410,10 @@ class RunSetup:
             import shutil
 
             shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def kept(self) -> bool:
+        """Whether the session is on disk (after close: an empty new session was removed)."""
+        return self._writer is not None and self._writer.path.exists()
 
     def _discard_if_empty(self, writer: SessionWriter) -> None:
         """A session started in this run that never got a message (the UI opened and left) is removed, so

@@ -66,6 +66,7 @@ class Tui:
         self.own_command = False  # the pending request is for the user's own !command: no model to tell
         self.running = False
         self.exit_code = 0
+        self.failure = ""  # why the agent could not start
         self._answer: ApprovalAnswer | None = None
         self._answered: trio.Event | None = None
         self._scope: trio.CancelScope | None = None
@@ -252,8 +253,14 @@ class Tui:
     # -- what keys do -----------------------------------------------------------------------------
 
     def to_trio(self, fn: Callable[[], object]) -> None:
+        """Run fn in trio soon; nothing when trio has already finished (it ended on an error being shown)."""
         if self._token is not None:
-            self._token.run_sync_soon(fn)
+            import trio
+
+            try:
+                self._token.run_sync_soon(fn)
+            except trio.RunFinishedError:
+                pass
 
     def submit(self, text: str) -> None:
         """Enter: a prompt, a /command, a !command, or the reason of a denial."""
@@ -353,8 +360,8 @@ class Tui:
 
         try:
             self.agent = self.setup.build(self.view, approver=self.approve)
-        except CorralError as exc:  # a broken rule file, a provider that cannot be made …
-            self.view.error(f"corral: {exc}")
+        except CorralError as exc:  # a broken rule file, a data directory that cannot hold the logs …
+            self.failure = f"corral: {exc}"  # printed on stderr once the screen is given back
             self.exit_code = 2
             self.app.exit(result=2)
             return
@@ -527,7 +534,9 @@ class Tui:
         error = getattr(outcome, "error", None)
         if error is not None and type(error).__name__ != "Cancelled" and not isinstance(error, KeyboardInterrupt):
             raise error
-        if not self.setup.args.no_session:
+        if self.failure:
+            print(self.failure, file=sys.stderr)
+        elif not self.setup.args.no_session and self.setup.kept():
             print(f"corral: session {self.setup.session_id} saved; resume it with `corral -c`", file=sys.stderr)
         return int(code or 0)
 

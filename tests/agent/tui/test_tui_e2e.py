@@ -443,3 +443,14 @@ def test_ctrl_c_while_asking_says_the_call_never_ran(ui: Ui) -> None:
     term.keys("C-c")
     screen = term.wait_for("cancelled while asking")
     assert "⏺ bash frobnicate --v  · cancelled while asking" in screen and "interrupted" in screen
+
+
+def test_a_data_directory_that_is_a_file_is_one_clear_line(ui: Ui) -> None:
+    blocker = ui.base / "not-a-directory"
+    blocker.write_text("x\n")
+    env = {**ui.env(), "XDG_DATA_HOME": str(blocker)}
+    term = Term([sys.executable, "-m", "agent.cli", "--config", str(ui.config)], cwd=ui.project, env=env)
+    ui.terms.append(term)
+    screen = term.wait_for("[exit 2]")
+    assert "corral: cannot create the audit log" in screen and "XDG_DATA_HOME" in screen
+    assert "Traceback" not in screen and "saved; resume it" not in screen
