@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from agent.errors import UsageError
+from agent.events import visible
 
 if TYPE_CHECKING:
     from agent.providers.base import Message
@@ -59,7 +60,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                                          "record, side files inlined) or markdown (a readable transcript).")
     export.add_argument("session", metavar="ID|NAME")
     export.add_argument("--format", choices=("jsonl", "markdown"), default="jsonl")
-    export.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
+    export.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                        help="write to FILE (an existing file is kept unless --force)")
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
     export.set_defaults(handler=_guard(run_export))
 
 
@@ -109,8 +112,12 @@ def _project() -> Path:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from agent.session import list_sessions
+    from agent.session import list_sessions, sessions_dir
 
+    root = sessions_dir()
+    if os.path.lexists(root) and not root.is_dir():
+        raise UsageError(f"{root} should be the directory of corral's sessions but is not a directory; move it "
+                         "away (or set XDG_DATA_HOME to another directory)")
     project = None if args.all else _project()
     found = list_sessions(project, damaged=True)
     for broken in (s for s in found if s.damaged):
@@ -141,8 +148,8 @@ def render_table(found: Sequence[SessionSummary], *, with_project: bool, numbere
     for index, s in enumerate(found, 1):
         count = "?" if s.message_count is None else str(s.message_count)
         last = f"{s.last_role}: {s.last_message}" if s.last_role else ""
-        rows.append((str(index) if numbered else "", s.id, age(now - s.updated), count, s.name or "-",
-                     *((s.project,) if with_project else ()), last))
+        rows.append((str(index) if numbered else "", s.id, age(now - s.updated), count, visible(s.name or "-"),
+                     *((visible(s.project),) if with_project else ()), visible(last, newlines=False)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for row in rows:
@@ -234,14 +241,14 @@ def run_show(args: argparse.Namespace) -> int:
     if loaded.todos:
         lines.append("todo     " + "; ".join(f"[{t.status}] {t.content}" for t in loaded.todos))
         lines.append("")
-    out = sys.stdout
-    out.write("\n".join(lines) + "\n")
+    out = sys.stdout  # for people: what the model wrote is shown with its control characters made visible
+    out.write(visible("\n".join(lines)) + "\n")
     lost: list[str] = []
     for item in history(loaded, lost):
         if isinstance(item, str):
-            out.write(f"── {item} ──\n\n")
+            out.write(f"── {visible(item)} ──\n\n")
         else:
-            out.write("\n".join(render_message(item, full=args.full)) + "\n")
+            out.write(visible("\n".join(render_message(item, full=args.full))) + "\n")
     _warn_lost(lost)
     return EXIT_OK
 
@@ -281,12 +288,15 @@ def run_rm(args: argparse.Namespace) -> int:
     import shutil
     import stat
 
-    from agent.session import resolve_session, sessions_dir
+    from agent.session import in_use, resolve_session, sessions_dir
 
     root = sessions_dir()
     targets = [resolve_session(ref, project=_project()) for ref in args.sessions]  # all resolved before any rm
     for summary in targets:
         directory = root / summary.id
+        if in_use(directory / "session.jsonl"):
+            raise UsageError(f"the session {summary.id} is in use by a running corral; end it first (nothing "
+                             "removed)")
         try:
             st = os.lstat(directory)
             os.lstat(directory / "session.jsonl")  # any kind: a damaged session's log may be a directory or FIFO
@@ -303,11 +313,14 @@ def run_rm(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------------------- export
 
 
-def _open_output(path: Path | None) -> TextIO:
+def _open_output(path: Path | None, *, force: bool = False) -> TextIO:
     if path is None:
         return sys.stdout
+    replace = os.O_TRUNC if force else os.O_EXCL  # an existing file is somebody's work: kept unless --force
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | replace | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{path} exists; nothing written (add --force to replace it)") from None
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     return os.fdopen(fd, "w", encoding="utf-8")
@@ -318,7 +331,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     loaded = load_session(args.session, project=_project())
     _warn(loaded)
-    out = _open_output(args.output)
+    out = _open_output(args.output, force=args.force)
     lost: list[str] = []
     try:
         if args.format == "jsonl":

@@ -358,6 +358,8 @@ class RunSetup:
                 pass
             elif isinstance(event, Compacted):
                 writer.compaction(event.summary, event.replaced, event.kept, messages=agent.messages)
+                if event.usage is not None:  # the summary request is spent too: the session's totals count it
+                    writer.usage(event.usage)
             elif isinstance(event, TurnStarted | ToolFinished | RunFinished):
                 writer.sync(agent.messages)
                 if isinstance(event, ToolFinished) and event.call.name == "todo":

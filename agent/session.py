@@ -80,6 +80,38 @@ def session_dir(session_id: str, env: Mapping[str, str] | None = None) -> Path:
 # ------------------------------------------------------------------------------------------------- writing
 
 
+def _lock(fd: int, path: Path) -> None:
+    """Hold the session for this writer: two corral processes appending to one session would interleave
+    their turns (a tool call answered after the other's prompt), which no model API accepts on resume. The
+    lock goes with the descriptor (closed, or the process gone, however it ends)."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SessionError(f"the session {path.parent.name} is in use by another corral; wait for it to end, or "
+                           "start a new session (without -c/--session)") from None
+
+
+def in_use(path: Path) -> bool:
+    """Whether a corral process is writing the session whose log is `path` (it holds the lock)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
 class SessionWriter(LineLog):
     """Appends records to a session log: ``create`` (a new session), ``resume`` (after load_session) or
     ``reopen`` (a path). ``sync(messages)`` logs a conversation as it grows; one method per record type."""
@@ -108,6 +140,11 @@ class SessionWriter(LineLog):
             fd = os.open(path, flags, 0o600)
         except FileExistsError:
             raise SessionError(f"the session {session_id} already exists ({path})") from None
+        try:
+            _lock(fd, path)
+        except BaseException:
+            os.close(fd)
+            raise
         writer = cls(path, fd, on_error=on_error, blob_threshold=blob_threshold)
         header: dict[str, object] = {"id": session_id, "project": str(Path(project_root).resolve()), "cwd": str(cwd),
                                      "created": time.time()}
@@ -129,10 +166,11 @@ class SessionWriter(LineLog):
         read_header(path)
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
+            _lock(fd, path)
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 os.write(fd, b"\n")
-        except OSError:
+        except BaseException:
             os.close(fd)
             raise
         return cls(path, fd, on_error=on_error, blob_threshold=blob_threshold)

@@ -347,3 +347,45 @@ def test_a_session_that_never_got_a_message_is_not_kept(e: Env) -> None:
     finally:
         term.close()
     assert len(list(sessions_root(e).iterdir())) == 1  # only the one with a conversation
+
+
+def test_sessions_rm_refuses_a_session_in_use(e: Env) -> None:
+    import fcntl
+
+    session = new_session(e, "busy")
+    log = sessions_root(e) / session / "session.jsonl"
+    fd = os.open(log, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a running corral holds it
+        r = corral(e, "sessions", "rm", session, config=False)
+        assert r.returncode == 2 and "in use by a running corral" in r.stderr and log.exists()
+        r = corral(e, "--session", session, "-p", "more")
+        assert r.returncode != 0 and "in use by another corral" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and "ExceptionGroup" not in r.stderr
+    finally:
+        os.close(fd)
+    assert corral(e, "sessions", "rm", session, config=False).returncode == 0
+
+
+def test_sessions_commands_show_model_text_safely_and_keep_existing_files(e: Env) -> None:
+    e.server.set_script([{"parts": [text("evil \x1b[2J\x1b]0;PWNED\x07 answer")]}])
+    r = corral(e, "-p", "hi", "--output-format", "json")
+    session = json.loads(r.stdout)["session_id"]
+    listing = corral(e, "sessions", "list", config=False).stdout
+    shown = corral(e, "sessions", "show", session, config=False).stdout
+    for out in (listing, shown):
+        assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out
+    target = e.project / "a.txt"
+    target.write_text("my work\n")
+    r = corral(e, "sessions", "export", session, "-o", str(target), config=False)
+    assert r.returncode == 2 and "--force" in r.stderr and target.read_text() == "my work\n"
+    assert corral(e, "sessions", "export", session, "-o", str(target), "--force", config=False).returncode == 0
+    assert '"type":"session"' in target.read_text()
+
+
+def test_a_sessions_path_that_is_a_file_is_reported(e: Env) -> None:
+    root = sessions_root(e)
+    root.parent.mkdir(parents=True)
+    root.write_text("not a directory\n")
+    r = corral(e, "sessions", "list", config=False)
+    assert r.returncode == 2 and "is not a directory" in r.stderr

@@ -457,3 +457,22 @@ def test_a_damaged_header_or_empty_log_resolves_by_exact_id(env: dict[str, str])
     assert [s.id for s in list_sessions(env=env)] == ["20260101-000000-aaaaaa"]
     assert sorted(s.id for s in list_sessions(env=env, damaged=True) if s.damaged) == [
         "20260102-000000-bbbbbb", "20260103-000000-cccccc"]
+
+
+def test_one_writer_at_a_time_holds_a_session(env: dict[str, str]) -> None:
+    from agent.session import in_use
+
+    first = new(env)
+    first.message(Message("user", "hello"))
+    assert in_use(first.path)
+    with pytest.raises(SessionError, match="in use by another corral"):
+        SessionWriter.reopen(first.path)
+    # another process sees the lock too (flock is per open file description)
+    probe = subprocess.run([sys.executable, "-c", "import sys; from agent.session import in_use; "
+                            f"sys.exit(0 if in_use(__import__('pathlib').Path({str(first.path)!r})) else 1)"],
+                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert probe.returncode == 0
+    first.close()
+    assert not in_use(first.path)
+    again = SessionWriter.reopen(first.path)  # free again once the first one is closed
+    again.close()

@@ -225,12 +225,15 @@ def test_compact_summarises_the_resumed_session(one: Env) -> None:
     assert e.run("-p", "read big.txt").code == 0
     assert e.run("-c", "-p", "and then?").code == 0
     server.clear_requests()
-    server.set_script([{"parts": [text("Summary: the user had big.txt read; nothing else is pending.")]}])
+    server.set_script([{"parts": [text("Summary: the user had big.txt read; nothing else is pending.")],
+                        "usage": {"input_tokens": 700, "output_tokens": 30}}])
     r = e.run("-c", "--compact")
     assert r.code == 0, r.err
     assert "big.txt" in e.tool_results(0) and "tools" not in e.server.requests[0].body
     [session] = _sessions(e)
     assert any(rec["type"] == "compaction" for rec in _records(session))
+    spent = [rec for rec in _records(session) if rec["type"] == "usage"]
+    assert any(rec.get("input_tokens") == 700 for rec in spent), spent  # the summary's tokens count too
     server.clear_requests()
     server.set_script([{"parts": [text("ok")]}])
     assert e.run("-c", "-p", "next").code == 0
