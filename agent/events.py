@@ -141,13 +141,24 @@ _KEY_ARGS = ("command", "path", "pattern", "url", "query")
 
 def key_argument(call: ToolCall, limit: int = 80) -> str:
     """The argument that says what a call does (the command, the path …), on one line of at most `limit`
-    characters: what front ends show of a tool call."""
+    characters, control characters made visible: what front ends show of a tool call."""
     for key in _KEY_ARGS:
         value = call.arguments.get(key)
         if isinstance(value, str) and value:
-            flat = " ".join(value.split())
+            flat = visible(" ".join(value.split()))
             return flat if len(flat) <= limit else flat[: limit - 1] + "…"
     return ""
+
+
+_INVISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)] if c not in (0x09, 0x0A)}
+
+
+def visible(text: str, *, newlines: bool = True) -> str:
+    """`text` safe to print on a terminal: control characters (ESC, BEL, CR, C1 controls …) shown as \\xNN
+    escapes, so text from a model or a repository can never clear the screen, set the window title or fake
+    what corral prints around it. Tabs stay; new lines stay unless `newlines` is False."""
+    out = text.translate(_INVISIBLE)
+    return out if newlines else out.replace("\n", "\\n")
 
 
 def event_dict(event: Event) -> dict[str, object]:

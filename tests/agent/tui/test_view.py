@@ -187,3 +187,12 @@ def test_a_command_the_sandbox_refused_says_why() -> None:
     refused = ToolResult("The sandbox refused to run the command: zerobox does not work here\nmore", is_error=True)
     view(ToolFinished(bash("z", "ls"), refused, 0.1))
     assert printed[-1] == "    The sandbox refused to run the command: zerobox does not work here\n"
+
+
+def test_control_characters_from_the_model_are_shown_not_obeyed() -> None:
+    from agent.events import key_argument, visible
+
+    call = ToolCall(id="x", name="bash", arguments={"command": "echo \x1b[2J\x1b]0;PWNED\x07 hi\r"})
+    assert key_argument(call) == "echo \\x1b[2J\\x1b]0;PWNED\\x07 hi"  # (a CR is white space: gone)
+    assert visible("tab\tand\nline\x9b") == "tab\tand\nline\\x9b"
+    assert visible("a\nb", newlines=False) == "a\\nb"
