@@ -220,8 +220,8 @@ class Agent:
 
     async def _complete(self) -> Completion:
         """One model response to the conversation as it stands: compact first when the window is nearly
-        full; when the provider refuses the request as too long, compact, then cut tool results, then give
-        up (ProviderError)."""
+        full, and cut long tool results when even that does not fit a known window; when the provider
+        refuses the request as too long, compact, then cut tool results, then give up (ProviderError)."""
         self._streamed.clear()  # nothing of an earlier reply may pass for this one's partial text
         window = self.window
         if (
@@ -230,6 +230,10 @@ class Agent:
             and self.meter.estimate(self._request()) >= self.compact_at * window
         ):
             await self.compact("auto")
+        if window and self.meter.estimate(self._request()) > window:
+            # still too big for a window we know (one huge tool result does that): cut long tool results now
+            # rather than send a request the server would refuse or silently truncate
+            await self._shrink_after_overflow(self.meter.last)
         remedies = [self._compact_after_overflow, self._shrink_after_overflow]
         while True:
             request = self._request()

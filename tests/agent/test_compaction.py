@@ -6,6 +6,7 @@ silent truncation."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,16 @@ def test_shrink_cuts_the_biggest_results_first() -> None:
     assert len(messages[2].content) < 9_000 and "12," in messages[2].content  # "12,xxx characters"
     assert messages[4].content == "y" * 5_000 and messages[2].tool_call_id == "a"
     assert shrink_tool_results([Message("user", "x")], 1000, meter) == 0
+
+
+async def test_a_step_too_big_for_a_known_window_is_cut_before_it_is_sent(
+        llm_server: ServerHandle, project: Path) -> None:  # noqa: F811
+    (project / "huge.txt").write_text("".join(f"row {i} " + "x" * 60 + "\n" for i in range(1500)))
+    llm_server.set_script([{"parts": [{"type": "tool_call", "name": "read", "arguments": {"path": "huge.txt"}}]},
+                           answer("summarised")])
+    agent, events = make_agent(llm_server, project, window=4000)
+    result = await agent.run("read huge")
+    assert (result.stop, result.text) == ("done", "summarised")
+    sent = json.dumps(llm_server.model_requests[-1].body)
+    assert len(sent) < 4000 * 4 and "row 0 " in sent  # within the window: the middle of the result was cut
+    assert any("cut the middle out of" in n.text for n in of(events, Notice))
