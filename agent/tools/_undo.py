@@ -81,7 +81,7 @@ class UndoReport:
         if self.refused:
             lines.append("Undo refused, nothing was changed: these files changed since the agent wrote them:")
             lines += [f"  {name(p)}: {why}" for p, why in self.refused]
-            lines.append("Undo with force to overwrite them anyway.")
+            lines.append("To overwrite them anyway: /undo --force.")
         lines += [f"restored {name(p)}" for p in self.restored]
         lines += [f"removed {name(p)} (created by the agent)" for p in self.removed]
         lines += [f"could not restore {name(p)}: {error}" for p, error in self.failed]

@@ -347,7 +347,10 @@ class Tui:
         answer = self._answer or ApprovalAnswer(False)
         verb = "allowed for this session" if answer.allow and answer.remember else ("allowed" if answer.allow else
                                                                                      "denied")
-        self.print_block([("class:tool.allow" if answer.allow else "class:tool.deny", f"  {verb} by you\n")])
+        from agent.events import visible
+
+        said = f": {visible(answer.message, newlines=False)}" if answer.message else ""
+        self.print_block([("class:tool.allow" if answer.allow else "class:tool.deny", f"  {verb} by you{said}\n")])
         return answer
 
     async def trio_main(self) -> None:

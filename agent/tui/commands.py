@@ -53,7 +53,8 @@ async def dispatch(tui: Tui, line: str) -> None:
         tui.view.error(f"unknown command /{name}; " + ("did you mean " if found else "commands: ") + names)
         return
     cmd = found[0]
-    if cmd.idle and tui.running:  # it changes the conversation or how it runs: after this turn, in order
+    query = not rest.strip() and cmd.name in QUERIES  # only shows something: at once, also during a turn
+    if cmd.idle and tui.running and not query:  # it changes the conversation or how it runs: after this turn
         tui.queue.append(line)
         tui.view.aside([("class:queued", f"queued: {line} (runs when the turn ends; Ctrl-C drops the queue)\n")])
         return
@@ -64,6 +65,9 @@ async def dispatch(tui: Tui, line: str) -> None:
     except CorralError as exc:
         tui.view.error(str(exc))
     tui.app.invalidate()
+
+
+QUERIES = frozenset({"mode", "model", "provider", "prompt"})  # without an argument they only show and list
 
 
 def _agent(tui: Tui) -> Agent:
@@ -226,6 +230,7 @@ async def _new(tui: Tui, arg: str) -> None:
     agent = _agent(tui)
     tui.setup.new_session(agent, tui.setup.prompt.name, str(tui.setup.user_mode))
     agent.usage = Usage()  # tokens and cost are counted per session (the status line, /cost)
+    agent.meter.last = 0  # nor is anything in its context yet
     tui.btw_usage = Usage()
     tui.view.notice(f"new session {tui.setup.session_id} (the previous one, {old}, is kept)")
 

@@ -177,7 +177,8 @@ class View:
                    meta: Mapping[str, object] | None = None) -> Fragments:
         """One finished tool call: tool, key argument, outcome, duration, what it did or how much output."""
         took = f" · {duration:.1f} s" if duration is not None else ""
-        detail = "" if status in ("denied", "cancelled") else f" · {_detail(call.name, content, meta or {})}"
+        quiet = status in ("denied", "cancelled") or status.startswith("no result")
+        detail = "" if quiet else f" · {_detail(call.name, content, meta or {})}"
         return [
             ("class:tool", "  ⏺ "), ("class:tool.name", call.name), ("", " "),
             ("class:tool.arg", key_argument(call, max(20, self.width() - 40))),
@@ -219,7 +220,8 @@ class View:
     def expand(self) -> None:
         """Print the latest folded tool output in full (Ctrl-O)."""
         if not self.folded:
-            self.notice("no tool output to expand")
+            self.notice("a running command's output is shown live as it comes; Ctrl-O expands it once it ends"
+                        if self.running else "no tool output to expand")
             return
         item = self.folded.pop()
         cut = " (only the last 64 KB; the full log is named in the result)" if item.truncated else ""
@@ -260,7 +262,8 @@ class View:
                                                          None))
                     else:
                         status, style = _replayed_status(result)
-                        self.print_block(self._tool_line(call, status, style, result.content, None))
+                        self.print_block(self._tool_line(call, status, style, result.content, None,
+                                                         _replayed_meta(call)))
         self.notice("── resumed: the conversation goes on below ──")
 
     def _replay_user(self, text: str) -> None:
@@ -270,8 +273,12 @@ class View:
             self.notice("(the conversation before this point was compacted)")
             return
         if text.startswith(SHELL_MARK):
-            command = text.removeprefix(SHELL_MARK).split("\n", 1)[0].removeprefix("$ ")
-            self.print_block([("class:user", f"! {command}\n")])
+            command, _, output = text.removeprefix(SHELL_MARK).partition("\n")
+            code = _EXIT_MARK.search(output)
+            number = re.search(r"exit code (\d+)", code.group()) if code else None
+            status = "ok" if number is None or number.group(1) == "0" else f"exit {number.group(1)}"
+            self.print_block([("class:user", f"! {command.removeprefix('$ ')}"),
+                              ("class:tool", f"  · {status} · {_detail('bash', output, {})}\n")])
             return
         typed, _, attached = text.partition(ATTACHMENT_SEPARATOR)
         shown = typed.rstrip("\n").replace("\n", "\n  ")
@@ -305,6 +312,7 @@ class View:
 USER_DENIAL = "Denied by the user."  # how agent/gate.py words it
 CANCELLED_RESULT = "cancelled before it finished"  # the result agent/loop.py gives a call cut by Ctrl-C
 _EXIT_MARK = re.compile(r"\n?\[(?:exit code|timed out)[^\n]*\]\n?\Z")
+_CUT_MARK = re.compile(r"\n*\[output truncated: ([^;\]]+) in all;[^\]]*\]\n?\Z")
 
 
 def _detail(tool: str, content: str, meta: Mapping[str, object]) -> str:
@@ -313,10 +321,19 @@ def _detail(tool: str, content: str, meta: Mapping[str, object]) -> str:
         return f"wrote {_lines(int(meta['lines']))}"  # type: ignore[call-overload]
     if tool == "edit" and isinstance(meta.get("added"), int) and isinstance(meta.get("removed"), int):
         return f"+{meta['added']} −{meta['removed']}"
+    if tool == "read" and isinstance(meta.get("lines"), int):
+        total, start, end = meta["lines"], meta.get("start"), meta.get("end")
+        if isinstance(start, int) and isinstance(end, int) and (start > 1 or end < total):  # type: ignore[operator]
+            return f"lines {start}-{end} of {total}"
+        return _lines(total)  # type: ignore[arg-type]
     if tool == "bash":
+        cut = _CUT_MARK.search(content)
+        content = _CUT_MARK.sub("", content)
         content = _EXIT_MARK.sub("", content)  # the exit code is in the status already
         if content.strip() == "(no output)":
             return "no output"
+        if cut:
+            return f"{cut.group(1)} of output, cut (Ctrl-O shows the end; the full log is named in the result)"
     count = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
     return _lines(count) if count else "no output"
 
@@ -337,3 +354,11 @@ def _replayed_status(result: Message) -> tuple[str, str]:
     if code and code.group(1) != "0":
         return f"exit {code.group(1)}", "class:tool.error"
     return ("error", "class:tool.error") if result.is_error else ("ok", "class:tool.allow")
+
+
+def _replayed_meta(call: ToolCall) -> dict[str, object]:
+    """What a recorded call's own arguments say of it (results keep no details): the lines a write wrote."""
+    content = call.arguments.get("content")
+    if call.name == "write" and isinstance(content, str):
+        return {"lines": content.count("\n") + (1 if content and not content.endswith("\n") else 0)}
+    return {}

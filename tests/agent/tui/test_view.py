@@ -51,7 +51,7 @@ def test_a_resumed_session_is_shown_as_it_happened() -> None:
     assert "Done" in out and "## Done" not in out and "fixed" in out and "**fixed**" not in out  # rendered
     assert "› read this\n" in out and "+2 attached files" in out and "<file" not in out
     assert "⏺ bash sleep 100  · no result (interrupted)" in out
-    assert "! git status\n" in out and "clean" not in out
+    assert "! git status  · ok · 1 line\n" in out and "clean" not in out
     assert printed[-1].startswith("── resumed")
 
 
@@ -196,3 +196,25 @@ def test_control_characters_from_the_model_are_shown_not_obeyed() -> None:
     assert key_argument(call) == "echo \\x1b[2J\\x1b]0;PWNED\\x07 hi"  # (a CR is white space: gone)
     assert visible("tab\tand\nline\x9b") == "tab\tand\nline\\x9b"
     assert visible("a\nb", newlines=False) == "a\\nb"
+
+
+def test_read_and_cut_outputs_say_what_was_shown() -> None:
+    view, printed = make_view()
+    read = ToolCall(id="r", name="read", arguments={"path": "big.txt"})
+    view(ToolFinished(read, ToolResult("...", meta={"lines": 5000, "start": 1, "end": 2000}), 0.0))
+    view(ToolFinished(read, ToolResult("...", meta={"lines": 30, "start": 1, "end": 30}), 0.0))
+    cut = "1\n2\n[exit code 0]\n[output truncated: 1.2 MB in all; full log: /x/cmd.log (read or grep it)]"
+    view(ToolFinished(bash("s", "seq 1 200000"), ToolResult(cut, meta={"exit_code": 0}), 0.3))
+    assert printed[0].endswith("· lines 1-2000 of 5000\n") and printed[1].endswith("· 30 lines\n")
+    assert "1.2 MB of output, cut" in printed[2]
+
+
+def test_a_replay_shows_writes_and_own_commands_as_live() -> None:
+    write = ToolCall(id="w", name="write", arguments={"path": "n.py", "content": "a\nb\nc\n"})
+    messages = [Message("user", "go"), Message("assistant", "", tool_calls=[write]),
+                Message("tool", "wrote n.py", tool_call_id="w", name="write"),
+                Message("user", f"{SHELL_MARK}$ seq 1 3\n1\n2\n3\n[exit code 0]\n")]
+    view, printed = make_view()
+    view.replay(messages, "resumed")
+    out = "".join(printed)
+    assert "write n.py  · ok · wrote 3 lines" in out and "! seq 1 3  · ok · 3 lines" in out
