@@ -102,7 +102,9 @@ class MarkdownStream:
         the scrollback stay as they are; the terminal reflows them or not)."""
         self.width = max(width, 20)
         if self._flow is not None:
-            self._flow.wrap.width = self.width
+            self._flow.wrap.resize(self.width)
+            for line in self._flow.wrap.take():  # the line being filled, wrapped again: final now
+                self._emit(line)
         self._live = None
 
     def feed(self, delta: str) -> list[Fragments]:

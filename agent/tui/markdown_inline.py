@@ -257,6 +257,7 @@ class Wrapper:
         self._rest_w = width_of(self._rest)
         self._line: Fragments = list(first or [])
         self._lw = width_of(self._line)
+        self._lead = len(self._line)  # fragments of the current line that are its prefix (bullet, bar, indent)
         self._has = False  # a word is on the current line
         self._word: Fragments = []
         self._ww = 0
@@ -338,5 +339,20 @@ class Wrapper:
         self.lines.append([*self._line, (self.style, "\n")])
         self._line = list(self._rest)
         self._lw = self._rest_w
+        self._lead = len(self._rest)
         self._has = False
         self._space = None
+
+    def resize(self, width: int) -> None:
+        """Wrap to `width` from now on; the line being filled is wrapped again when it is already wider."""
+        self.width = width
+        if self._lw <= width:
+            return
+        words = self._line[self._lead:]
+        pending, pending_w, space = self._word, self._ww, self._space
+        self._line = self._line[:self._lead]
+        self._lw = width_of(self._line)
+        self._has, self._word, self._ww, self._space = False, [], 0, None
+        self.feed(words)
+        self._place()
+        self._word, self._ww, self._space = pending, pending_w, space

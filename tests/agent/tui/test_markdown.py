@@ -311,3 +311,17 @@ def test_a_table_row_being_streamed_shows_inside_the_table() -> None:
     md.feed("o |\nafter\n")
     final = text([frag for block in md.finish() for frag in block])
     assert "after" in final
+
+
+def test_a_resize_rewraps_the_line_being_filled() -> None:
+    md = MarkdownStream(THEME, 100)
+    out: Fragments = []
+    for block in md.feed("- " + "item " * 15):  # a list item, its first line about 77 columns and open
+        out += block
+    md.resize(40)
+    for block in [*md.feed("more " * 20 + "\n"), *md.finish()]:
+        out += block
+    lines = lines_of(out)
+    assert all(get_cwidth(line) <= 40 for line in lines), lines
+    assert " ".join(" ".join(lines).split()).count("item") == 15  # nothing lost or doubled
+    assert lines[0].lstrip().startswith("•") and not lines[1].lstrip().startswith("•")  # the bullet once
