@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("-R", "--restrictive", action="store_true", help="ask before every tool call")
     modes.add_argument("--read-only", action="store_true", help="read tools only; commands in a read-only sandbox")
     modes.add_argument("--guarded", action="store_true", help="reads allowed, everything else asks")
-    modes.add_argument("--yolo", action="store_true", help="everything allowed except destructive commands")
+    modes.add_argument("--yolo", action="store_true",
+                       help="allow everything but destructive, privilege (sudo …) and opaque (eval, $CMD …) "
+                       "commands, which ask; ask and deny rules still apply (git push asks)")
     modes.add_argument("--mode", help="permission mode by name: restrictive, read-only, guarded, standard, yolo")
     modes.add_argument("--dangerously-skip-permissions", action="store_true",
                        help="bypass the policy engine entirely (commands still run in the sandbox)")

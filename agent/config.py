@@ -239,6 +239,15 @@ Layer = dict[str, tuple[object, str]]
 """One layer of top-level values: key -> (value, source)."""
 
 
+def _env_int(var: str, key: str, text: str) -> int:
+    """An integer variable's value: digits only (a sign, a decimal point or an exponent is refused here, with
+    a message about the variable, rather than reported by validation as "a string")."""
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigError(f"environment variable {var}: {key}: needs a positive whole number (digits only, e.g. "
+                          f"{var}=32768), got {text!r}; fix or unset it")
+    return int(text)
+
+
 def _user_layers(environ: Mapping[str, str], overrides: Mapping[str, object]) -> list[Layer]:
     """The environment and command-line layers, lowest first."""
     env_layer: Layer = {}
@@ -246,7 +255,7 @@ def _user_layers(environ: Mapping[str, str], overrides: Mapping[str, object]) ->
         text = environ.get(var, "").strip()
         if text:
             source = f"env {var}"
-            value: object = int(text) if key in ENV_INT_KEYS and text.isascii() and text.isdigit() else text
+            value: object = _env_int(var, key, text) if key in ENV_INT_KEYS else text
             env_layer[key] = (_validated({key: value}, {}, describe_source(source))[key], source)
     given = {k: v for k, v in overrides.items() if v is not None}
     for key in given:

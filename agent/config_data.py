@@ -87,8 +87,9 @@ ENV_VARS: dict[str, str] = {
 """Environment variables that set a top-level key (between the config files and the command line)."""
 
 ENV_INT_KEYS: frozenset[str] = frozenset({"context_window"})
-"""Keys whose environment value is read as an integer when it is all ASCII digits (else it stays a string,
-and validation reports it as one)."""
+"""Keys whose environment value must be a positive whole number written in ASCII digits: anything else (a
+sign, a decimal point, an exponent, a word) is refused with a message naming the variable
+(``config._env_int``); 0 is refused by validation ("too small")."""
 
 PROJECT_CONFIG = "config.toml"
 """The project config file, relative to the project's ``.corral/`` directory."""

@@ -8,6 +8,12 @@ denial explained to the model. SIGINT/SIGTERM cancel the run (every sandboxed pr
 exit 130; all three formats still report what the run did: the partial answer, the turns and usage so far,
 stop "cancelled".
 
+Text mode and terminals: every progress, notice and error line on stderr goes through `events.visible`,
+so a tool name, a provider's error or a notice quoting a repository cannot carry escape sequences to the
+terminal. The final answer on stdout is printed as the model wrote it: it is the program's output, which a
+caller may pipe into a file or another program, and corral does not alter it (pipe it through `cat -v` to
+look at an answer you do not trust on a terminal).
+
 Exit codes: 0 done, 1 failed or incomplete (max turns, an answer cut at the output-token limit, a provider
 error; the message says why), 2 usage or configuration error, 130 interrupted.
 
@@ -30,6 +36,7 @@ import trio
 from agent import startup
 from agent.errors import ConfigError, CorralError, UsageError
 from agent.events import (
+    Compacted,
     Event,
     Notice,
     PolicyChecked,
@@ -37,6 +44,7 @@ from agent.events import (
     ToolFinished,
     event_dict,
     key_argument,
+    visible,
 )
 from agent.providers.base import Retrying, Usage
 
@@ -56,7 +64,31 @@ def _json_default(value: object) -> object:
 
 
 PROGRESS_ERROR_CHARS = 400
-NO_SANDBOX = "corral: --sandbox none: commands run WITHOUT a sandbox (no isolation at all) in this run"
+
+
+def no_sandbox_notice(source: str) -> str:
+    """The warning for a run without a sandbox, naming where `sandbox = none` came from (Config.sources:
+    "flag --sandbox", "env CORRAL_SANDBOX", "file PATH", "project PATH"), so the user knows what to change."""
+    from agent.config_data import describe_source
+
+    return (f"corral: sandbox none (set by {describe_source(source)}): commands run WITHOUT a sandbox (no isolation "
+            "at all) in this run")
+
+
+def compacted_notice(event: Compacted) -> str:
+    """The one line `--compact` prints in text mode."""
+    done = "dropped (no summary could be made)" if event.dropped else "summarised"
+    return (f"corral: compacted: {event.replaced} earlier messages {done} "
+            f"(about {event.tokens_before} → {event.tokens_after} tokens)")
+
+
+def nothing_to_compact(agent: Agent) -> str:
+    """Why `--compact` found nothing to do (docs/COMPACTION.md)."""
+    if not agent.messages:
+        return ("corral: nothing to compact: this is a new session with no conversation yet (resume one with -c, "
+                "-r or --session)")
+    return ("corral: nothing to compact: the session is short (all of it fits in the recent part that "
+            "compaction keeps verbatim)")
 
 
 class Printer:
@@ -84,7 +116,7 @@ class Printer:
         if line:
             if isinstance(event, Notice):
                 self.shown.add(line)
-            self.err.write(line + "\n")
+            self.err.write(visible(line) + "\n")
             self.err.flush()
 
     def line(self, record: dict[str, object]) -> None:
@@ -94,17 +126,24 @@ class Printer:
 
     @staticmethod
     def _progress(event: Event) -> str | None:
+        """One progress line (a notice may span lines); the caller makes control characters visible. Text from
+        the model or a tool that could add lines of its own (a tool name, an error) is kept on one line."""
         if isinstance(event, PolicyChecked):
             arg = key_argument(event.call, 100)
             verdict = event.final if event.final == event.decision else f"{event.decision} → {event.final}"
-            return f"· {event.call.name} {arg}  [{verdict}]"
+            return f"· {_one_line(event.call.name)} {arg}  [{verdict}]"
         if isinstance(event, ToolFinished) and not event.result.meta.get("denied"):
-            return f"  {event.call.name} {_status(event)} ({event.duration:.1f} s)"
+            return f"  {_one_line(event.call.name)} {_status(event)} ({event.duration:.1f} s)"
         if isinstance(event, Retrying):
-            return f"  provider error ({event.reason}); retry {event.attempt} in {event.delay:.1f} s"
+            return (f"  provider error ({_one_line(event.reason)}); retry {event.attempt} in "
+                    f"{event.delay:.1f} s")
         if isinstance(event, Notice):
             return event.text
         return None
+
+
+def _one_line(text: str) -> str:
+    return visible(text, newlines=False)
 
 
 def _status(event: ToolFinished) -> str:
@@ -118,7 +157,7 @@ def _status(event: ToolFinished) -> str:
         why = result.content.strip().splitlines()[0]
         if len(why) > PROGRESS_ERROR_CHARS:
             why = why[: PROGRESS_ERROR_CHARS - 1] + "…"
-        return f"error: {why}"
+        return f"error: {_one_line(why)}"
     return "error"
 
 
@@ -128,10 +167,10 @@ def run(prompt: str | None, args: argparse.Namespace, overrides: dict[str, objec
     try:
         setup = _setup(args, overrides)
     except (ConfigError, UsageError) as exc:
-        err.write(f"corral: {exc}\n")
+        err.write(f"corral: {visible(str(exc))}\n")
         return EXIT_USAGE
     except CorralError as exc:
-        err.write(f"corral: {exc}\n")
+        err.write(f"corral: {visible(str(exc))}\n")
         return EXIT_FAILED
     printer = Printer(args.output_format, out, err, setup.session_id)
     outcome: list[RunFinished] = []
@@ -158,15 +197,18 @@ def run(prompt: str | None, args: argparse.Namespace, overrides: dict[str, objec
                 agent = setup.build(printer)
                 built.append(agent)
                 if agent.ctx.sandbox_backend == "none":
-                    printer(Notice(NO_SANDBOX))
+                    printer(Notice(no_sandbox_notice(setup.config.sources.get("sandbox", "flag --sandbox"))))
                 startup.finished()
                 try:
                     if args.compact:
                         done = await agent.compact("user")
                         if done is None:
-                            printer(Notice("corral: nothing to compact: the session is short already"))
-                        elif done.usage is not None:
-                            spent.add(done.usage)
+                            printer(Notice(nothing_to_compact(agent)))
+                        else:
+                            if args.output_format == "text":  # json and stream-json report it themselves
+                                printer(Notice(compacted_notice(done)))
+                            if done.usage is not None:
+                                spent.add(done.usage)
                     if prompt is not None:
                         outcome.append(await agent.run(prompt))
                     else:
@@ -177,8 +219,11 @@ def run(prompt: str | None, args: argparse.Namespace, overrides: dict[str, objec
 
     try:
         trio.run(main)
-    except CorralError as exc:
-        err.write(f"corral: {exc}\n")
+    except (CorralError, BaseExceptionGroup) as exc:
+        problem = _corral_error(exc)
+        if problem is None:
+            raise
+        err.write(f"corral: {visible(str(problem))}\n")
         return EXIT_FAILED
     finally:
         setup.close()
@@ -197,9 +242,22 @@ def run(prompt: str | None, args: argparse.Namespace, overrides: dict[str, objec
     if result.stop != "done":
         line = f"corral: {result.error or result.stop}"
         if line not in printer.shown:
-            err.write(line + "\n")
+            err.write(visible(line) + "\n")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _corral_error(exc: BaseException) -> CorralError | None:
+    """The CorralError that ended the run, also when the nursery wrapped it in an exception group (an error
+    while building the agent: a session in use, say); None when something else failed too (a bug: its
+    traceback is shown)."""
+    if isinstance(exc, CorralError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        found = [_corral_error(inner) for inner in exc.exceptions]
+        if found and all(found):
+            return found[0]
+    return None
 
 
 def _report(result: RunFinished, fmt: str, printer: Printer, session_id: str, session_usage: Usage,
@@ -210,7 +268,7 @@ def _report(result: RunFinished, fmt: str, printer: Printer, session_id: str, se
     if fmt == "json":
         out.write(json.dumps(_summary(result, session_id, session_usage), default=_json_default) + "\n")
     elif fmt == "text":
-        if result.text:
+        if result.text:  # the program's output, as the model wrote it (see the module docstring)
             out.write(result.text.rstrip("\n") + "\n")
     elif not streamed:
         printer(result)

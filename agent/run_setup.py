@@ -172,8 +172,10 @@ class RunSetup:
         if not self.args.dangerously_skip_permissions:
             try:
                 self.engine = policy.load_engine(self.project_root, trusted=self.config.trusted)
-            except policy.PolicyError as exc:
-                raise ConfigError(str(exc)) from None
+            except policy.PolicyError as exc:  # says whose file it is (a project's untrusted one …) and what to do
+                from agent.trust import rule_file_problem
+
+                raise ConfigError(rule_file_problem(exc, self.project_root, self.config.trusted)) from None
 
     def _mode_name(self) -> str:
         loaded = self.loaded

@@ -19,7 +19,9 @@ could change without corral noticing. corral itself writes nothing inside ``.cor
 The trust file is private (0600 in a 0700 directory), never read or written through a symlink, replaced
 atomically under a lock, so concurrent ``corral trust`` runs never lose each other's entries. A damaged
 trust file makes every project untrusted (never trusted by accident) with a message naming the file;
-``corral trust`` keeps a copy of it and starts a new one.
+``corral trust`` keeps a copy of it and starts a new one. ``corral trust --revoke`` removes the project's
+entry and notes the date under ``revoked``, so ``--status`` can say the trust was revoked rather than
+never given (the note only words the status: it can never make a project trusted).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ _MAX_TRUST_FILE = 8 << 20
 
 __all__ = [
     "CORRAL_DIR", "Entry", "Snapshot", "TrustError", "TrustRecord", "TrustStatus", "digest_corral_dir", "revoke",
-    "snapshot", "trust", "trust_file", "trust_status", "trusted_projects",
+    "rule_file_problem", "snapshot", "trust", "trust_file", "trust_status", "trusted_projects",
 ]
 
 
@@ -83,9 +85,9 @@ class TrustRecord:
 @frozen
 class TrustStatus:
     """Whether a project's ``.corral/`` settings may loosen corral's. ``state`` is one of: trusted, never
-    (never trusted), changed (changed since ``corral trust``), none (no ``.corral/``), unusable (it cannot be
-    trusted: a symlink leading outside), damaged (the trust file cannot be read). ``reason`` is one line
-    for the user."""
+    (never trusted), revoked (``corral trust --revoke`` since), changed (changed since ``corral trust``), none
+    (no ``.corral/``), unusable (it cannot be trusted: a symlink leading outside), damaged (the trust file
+    cannot be read). ``reason`` is one line for the user."""
 
     trusted: bool
     reason: str
@@ -114,8 +116,18 @@ def _damaged(path: Path, why: str) -> TrustError:
                       "or run `corral trust` in a project (it keeps a copy of this file and writes a new one)")
 
 
+Revoked = dict[str, str]
+"""root -> when its trust was revoked (ISO 8601, UTC): words the status only, never trusts anything."""
+
+
 def _read_records(path: Path) -> dict[str, TrustRecord]:
     """The records of the trust file ({} when it does not exist). Raises TrustError when it cannot be used."""
+    return _read_file(path)[0]
+
+
+def _read_file(path: Path) -> tuple[dict[str, TrustRecord], Revoked]:
+    """The records and the revocations of the trust file (both empty when it does not exist). Raises
+    TrustError when it cannot be used. Malformed revocation notes are skipped: they cannot loosen anything."""
     import json
 
     if os.path.islink(path.parent):
@@ -123,7 +135,7 @@ def _read_records(path: Path) -> dict[str, TrustRecord]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
-        return {}
+        return {}, {}
     except OSError as exc:
         if os.path.islink(path):
             raise _damaged(path, "is a symlink (corral never follows one there)") from None
@@ -152,7 +164,10 @@ def _read_records(path: Path) -> dict[str, TrustRecord]:
         if not ok:
             raise _damaged(path, f"has a malformed entry for {root!r}")
         records[root] = TrustRecord(root, item["digest"], item["trusted_at"])
-    return records
+    notes = doc.get("revoked")
+    revoked = {root: when for root, when in notes.items() if isinstance(when, str) and root not in records} \
+        if isinstance(notes, dict) else {}
+    return records, revoked
 
 
 def trusted_projects(environ: Mapping[str, str] | None = None) -> dict[str, TrustRecord]:
@@ -189,13 +204,15 @@ class _Locked:
         os.close(self.fd)  # releases the lock
 
 
-def _write_records(path: Path, records: Mapping[str, TrustRecord]) -> None:
+def _write_records(path: Path, records: Mapping[str, TrustRecord], revoked: Revoked) -> None:
     """Replace the trust file atomically (a private temporary file in the same directory, then rename)."""
     import json
     import tempfile
 
-    doc = {"format": FORMAT, "projects": {r: {"digest": rec.digest, "trusted_at": rec.trusted_at}
-                                          for r, rec in sorted(records.items())}}
+    doc: dict[str, object] = {"format": FORMAT, "projects": {r: {"digest": rec.digest, "trusted_at": rec.trusted_at}
+                                                             for r, rec in sorted(records.items())}}
+    if revoked:
+        doc["revoked"] = dict(sorted(revoked.items()))
     fd, tmp = tempfile.mkstemp(prefix=".trust-", suffix=".tmp", dir=path.parent)  # 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -212,26 +229,27 @@ def _write_records(path: Path, records: Mapping[str, TrustRecord]) -> None:
         raise
 
 
-def _update(environ: Mapping[str, str] | None, change: Callable[[dict[str, TrustRecord]], bool],
+def _update(environ: Mapping[str, str] | None, change: Callable[[dict[str, TrustRecord], Revoked], bool],
             *, rewrite_damaged: bool) -> str | None:
-    """Apply change to the records under the lock and write them back if it returns True. A damaged file is
-    moved aside first when rewrite_damaged (the note returned says where), else its TrustError raised."""
+    """Apply change to the records and revocations under the lock and write them back if it returns True. A
+    damaged file is moved aside first when rewrite_damaged (the note returned says where), else its
+    TrustError raised."""
     path = trust_file(environ)
     _private_dir(path.parent)
     note = None
     with _Locked(path):
         try:
-            records = _read_records(path)
+            records, revoked = _read_file(path)
         except TrustError as exc:
             if not rewrite_damaged or not os.path.lexists(path):
                 raise
             kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
             os.replace(path, kept)
-            records = {}
+            records, revoked = {}, {}
             note = (f"{exc}\n  kept the damaged file as {kept} and started a new trust file: other projects "
                     "recorded there need `corral trust` again")
-        if change(records):
-            _write_records(path, records)
+        if change(records, revoked):
+            _write_records(path, records, revoked)
     return note
 
 
@@ -374,9 +392,14 @@ def trust_status(project_root: Path, environ: Mapping[str, str] | None = None, *
     if snap.problems:
         return TrustStatus(False, f"untrusted: {snap.problems[0]}", "unusable", root, snap.digest)
     try:
-        record = trusted_projects(environ).get(_key(root))
+        records, revoked = _read_file(trust_file(environ))
     except TrustError as exc:
         return TrustStatus(False, str(exc), "damaged", root, snap.digest)
+    record = records.get(_key(root))
+    if record is None and _key(root) in revoked:
+        return TrustStatus(False, f"not trusted (revoked on {revoked[_key(root)][:10]} with `corral trust --revoke`): "
+                                  f"the settings in {root / CORRAL_DIR}/ can only tighten; run `corral trust` there "
+                                  "to trust it again after reviewing them", "revoked", root, snap.digest)
     if record is None:
         return TrustStatus(False, f"never trusted: the settings in {root / CORRAL_DIR}/ can only tighten; run "
                                   "`corral trust` there after reviewing them", "never", root, snap.digest)
@@ -397,23 +420,30 @@ def trust(project_root: Path, environ: Mapping[str, str] | None = None, *,
                          "is untrusted until you run `corral trust`)")
     if snap.problems:
         raise TrustError(f"cannot trust {root}: {snap.problems[0]}")
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    record = TrustRecord(_key(root), snap.digest, now)
+    record = TrustRecord(_key(root), snap.digest, _now())
 
-    def add(records: dict[str, TrustRecord]) -> bool:
+    def add(records: dict[str, TrustRecord], revoked: Revoked) -> bool:
         records[record.root] = record
+        revoked.pop(record.root, None)
         return True
 
     return record, _update(environ, add, rewrite_damaged=True)
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def revoke(project_root: Path, environ: Mapping[str, str] | None = None) -> bool:
-    """Forget the project's trust; False when it was not recorded. Raises TrustError for a damaged file."""
+    """Forget the project's trust and note when (for ``--status``); False when it was not recorded. Raises
+    TrustError for a damaged file."""
     key = _key(project_root)
     found: list[bool] = []
 
-    def remove(records: dict[str, TrustRecord]) -> bool:
+    def remove(records: dict[str, TrustRecord], revoked: Revoked) -> bool:
         found.append(records.pop(key, None) is not None)
+        if found[0]:
+            revoked[key] = _now()
         return found[0]
 
     if not os.path.lexists(trust_file(environ)):
@@ -421,3 +451,26 @@ def revoke(project_root: Path, environ: Mapping[str, str] | None = None) -> bool
     _update(environ, remove, rewrite_damaged=False)
     return found[0]
 
+
+
+# ------------------------------------------------------------------------------------- rule file errors
+
+
+def rule_file_problem(error: Exception, project_root: Path, trusted: bool) -> str:
+    """The message for a rule file that does not load (``policy.RuleFileError``: it names the file, line and
+    rule). When it is the project's own ``.corral/policy.toml`` the message says so, whether the project is
+    trusted, and what to do: corral still refuses to start, as a broken file could hide a rule that asks or
+    denies, but the user must not take a file that came with a repository for one of their own."""
+    where = getattr(error, "path", None)
+    own = Path(project_root) / CORRAL_DIR / "policy.toml"
+    if not isinstance(where, str) or Path(where).absolute() != own.absolute():
+        return str(error)
+    if trusted:
+        return (f"{error}\n  that is this project's own rule file ({own}, trusted with `corral trust`); fix what "
+                "the line above says (docs/POLICY.md, \"Errors\"), or remove the file; then review .corral/ and run "
+                "`corral trust` again")
+    return (f"{error}\n  that is this project's own rule file ({own}): it came with the repository and is not "
+            "trusted, so its rules could only tighten corral's; corral does not run without it, because the broken "
+            "part could be a rule that asks or denies. Fix what the line above says (docs/POLICY.md, \"Errors\"), "
+            "or remove or rename the file if you do not want its rules; `corral policy check -- true` shows whether "
+            "it loads")

@@ -258,7 +258,7 @@ def test_flags_and_environment_still_override_the_project(tmp_path: Path, truste
 def test_context_window_from_the_environment(tmp_path: Path) -> None:
     config = load(tmp_path, None, CORRAL_CONTEXT_WINDOW="64000")
     assert config.context_window == 64000 and config.sources["context_window"] == "env CORRAL_CONTEXT_WINDOW"
-    for bad, problem in (("64k", "expected an integer, got '64k'"), ("0", "0 is too small")):
+    for bad, problem in (("64k", "needs a positive whole number"), ("0", "0 is too small")):
         with pytest.raises(ConfigError, match=f"environment variable CORRAL_CONTEXT_WINDOW: context_window: {problem}"):
             load(tmp_path, None, CORRAL_CONTEXT_WINDOW=bad)
     user_file(tmp_path, "compact_at = 1.5\n")

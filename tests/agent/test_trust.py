@@ -214,8 +214,12 @@ def test_revoke(tmp_path: Path) -> None:
     assert trust.revoke(root, env) is False  # no trust file yet
     trust.trust(root, env)
     assert trust.revoke(root, env) is True
-    assert trust.trust_status(root, env).state == "never"
+    status = trust.trust_status(root, env)
+    assert status.state == "revoked" and not status.trusted and "revoked on" in status.reason
     assert trust.revoke(root, env) is False
+    assert trust.trust_status(make_project(tmp_path, "other"), env).state == "never"  # only that project
+    trust.trust(root, env)
+    assert trust.trust_status(root, env).state == "trusted"
 
 
 def test_other_projects_entries_survive_every_write(tmp_path: Path) -> None:
