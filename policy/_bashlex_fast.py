@@ -60,8 +60,35 @@ def _load() -> Callable[[str], object]:
             fn = getattr(module, "parse", None)
             if not callable(fn):
                 raise ImportError("bashlex.parser has no parse()")
+            _guard_expansion()
             _parse = fn
         return _parse
+
+
+def _guard_expansion() -> None:
+    """bashlex loops forever, appending to a list until memory runs out, on a word holding ``${`` with no
+    closing ``}`` (its parameter expansion then answers a position before the one it was given, and the
+    word scan starts over). A command a model wrote must never hang or exhaust the policy engine: the
+    expansion is wrapped so that a position that does not move forward is a parse error (the command is
+    then opaque, which asks)."""
+    subst = sys.modules.get("bashlex.subst")
+    real = getattr(subst, "_paramexpand", None)
+    if subst is None or real is None or getattr(real, "corral_guarded", False):
+        return
+    errors = sys.modules.get("bashlex.errors")
+    failure = getattr(errors, "ParsingError", None)
+
+    def guarded(parserobj: object, string: str, sindex: int) -> object:
+        result = real(parserobj, string, sindex)
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], int) and result[1] <= sindex:
+            message = f"bad substitution: no closing '}}' in {string!r}"
+            if failure is not None:
+                raise failure(message, string, sindex)
+            raise ValueError(message)
+        return result
+
+    guarded.corral_guarded = True  # type: ignore[attr-defined]
+    setattr(subst, "_paramexpand", guarded)  # noqa: B010 - an untyped module
 
 
 def _import_with_cache() -> ModuleType:

@@ -78,3 +78,26 @@ def test_nested_wrappers_hide_nothing(chain: list[str]) -> None:
         words = {w.value for c in a.commands for w in c.argv}
         keyword_as_program = any(c.assignments and c.argv and c.argv[0].value in _KEYWORDS for c in a.commands)
         assert "marker" in words or keyword_as_program, src
+
+
+def test_an_unterminated_parameter_expansion_cannot_hang_the_engine() -> None:
+    """bashlex loops forever (growing memory until it runs out) on a word with `${` and no `}`; the engine
+    guards it. Run in a child with a memory cap and a timeout, so a regression fails instead of hanging."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    sources = ["[[selectselect]]'${\nx=ls;;$(-eq*'", "\"\"function[[$($'${=(=~$'-eqif>) select"]
+    code = ("import resource, sys, json\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))\n"
+            "from policy._shell import analyze\n"
+            "for src in json.loads(sys.argv[1]):\n"
+            "    a = analyze(src)\n"
+            "    assert not a.commands and any('cannot parse' in o for o in a.opaque), a\n"
+            "    assert not any('MemoryError' in o for o in a.opaque), a\n")
+    import json
+
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(sources)], cwd=repo, timeout=60,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
