@@ -104,6 +104,9 @@ class Printer:
         self.shown: set[str] = set()
 
     def __call__(self, event: Event) -> None:
+        if self.fmt != "text" and isinstance(event, Notice):  # warnings (no sandbox, engine off, refused
+            self.err.write(visible(event.text) + "\n")       # project settings …) reach stderr in every format
+            self.err.flush()
         if self.fmt == "stream-json":
             record = event_dict(event)
             if isinstance(event, RunFinished):

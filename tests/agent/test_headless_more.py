@@ -226,3 +226,15 @@ def test_sandbox_none_is_announced(env: Env) -> None:
     env.server.set_script([{"parts": [text("ok")]}])
     r = env.run("-p", "hi")
     assert "without a sandbox" not in r.err.lower()
+
+
+@pytest.mark.parametrize("fmt", ["json", "stream-json"])
+def test_safety_warnings_reach_stderr_in_every_format(env: Env, fmt: str) -> None:
+    for flag, warning in (("--sandbox", "without a sandbox"), ("--dangerously-skip-permissions", "engine is OFF")):
+        env.server.set_script([{"parts": [text("ok")]}])
+        args = ["-p", "hi", "--output-format", fmt, flag] + (["none"] if flag == "--sandbox" else [])
+        r = env.run(*args)
+        assert r.code == 0, r.err
+        assert warning.lower() in r.err.lower(), (flag, r.err)
+        if fmt == "json":
+            json.loads(r.out)  # stdout is still exactly one JSON object
