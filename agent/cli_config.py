@@ -74,9 +74,14 @@ def _fail(exc: ConfigError) -> int:
 def run_path(args: argparse.Namespace) -> int:
     from agent.config import config_file_path
 
-    path, _ = config_file_path(getattr(args, "config", None))
+    path, chosen_by = config_file_path(getattr(args, "config", None))
     print(path)
     if not path.exists():
+        if chosen_by is not None:  # an explicitly chosen file must exist: a run would refuse to start
+            how = "--config" if chosen_by.startswith("flag") else "CORRAL_CONFIG"
+            print(f"corral: {path} does not exist (given by {how}): corral will not start until it does; create it "
+                  "or fix the path", file=sys.stderr)
+            return 2
         print(f"corral: {path} does not exist (the defaults apply)", file=sys.stderr)
     return 0
 

@@ -67,6 +67,7 @@ class Tui:
         self.running = False
         self.exit_code = 0
         self.failure = ""  # why the agent could not start
+        self.sandbox_shown = ""  # the backend commands run in (`auto` resolved), once known
         self._answer: ApprovalAnswer | None = None
         self._answered: trio.Event | None = None
         self._scope: trio.CancelScope | None = None
@@ -242,7 +243,7 @@ class Tui:
         mode = str(agent.gate.mode)
         # (text, rank): a narrow terminal drops the highest ranks first, so what is going on stays in sight
         ranked = [(f"{setup.settings.name}/{agent.model}", 3), (mode, 2), (setup.prompt.name, 5), (ctx, 4),
-                  (f"{tokens:,} tok", 6), (cost, 7), (str(setup.config.sandbox), 8)]
+                  (f"{tokens:,} tok", 6), (cost, 7), (self.sandbox_shown or str(setup.config.sandbox), 8)]
         if self.queue:
             ranked.append((f"{len(self.queue)} queued", 1))
         if self.running:
@@ -375,6 +376,7 @@ class Tui:
             self.view.replay(self.agent.messages, f"resumed session {loaded.id}{name}: "
                              f"{len(self.agent.messages)} messages")
         self.completer.refresh()  # files were offered with nothing (all protected) until the engine was up
+        await self._resolve_sandbox()
         startup.finished()
         self.app.invalidate()
         async with trio.open_nursery() as nursery:
@@ -385,6 +387,20 @@ class Tui:
                 await self._handle(text)
                 while self.queue and not self.running:  # what was typed during the turn, in order
                     await self._handle(self.queue.pop(0))
+
+    async def _resolve_sandbox(self) -> None:
+        """Which backend `auto` means here, for the status line; a machine where none works is said at once
+        (every command would be refused) rather than at the first command."""
+        import trio
+
+        import sandbox
+
+        requested = cast("sandbox.BackendName", str(self.setup.config.sandbox))
+        try:
+            self.sandbox_shown = await trio.to_thread.run_sync(lambda: sandbox.choose_backend(requested))
+        except sandbox.SandboxError as exc:
+            self.sandbox_shown = "no sandbox"
+            self.view.error(f"corral: {exc}")
 
     async def _handle(self, text: str) -> None:
         stripped = text.strip()
@@ -540,7 +556,12 @@ class Tui:
         if self.failure:
             print(self.failure, file=sys.stderr)
         elif not self.setup.args.no_session and self.setup.kept():
-            print(f"corral: session {self.setup.session_id} saved; resume it with `corral -c`", file=sys.stderr)
+            from agent.session import latest_session
+
+            sid = self.setup.session_id
+            latest = latest_session(self.setup.project_root)
+            how = "corral -c" if latest is not None and latest.id == sid else f"corral --session {sid}"
+            print(f"corral: session {sid} saved; resume it with `{how}`", file=sys.stderr)
         return int(code or 0)
 
 

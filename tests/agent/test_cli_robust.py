@@ -335,7 +335,7 @@ def test_a_session_that_never_got_a_message_is_not_kept(e: Env) -> None:
     new_session(e, "kept")
     term = Term(e.argv(), cwd=e.project, env=_term_env(e))
     try:
-        term.wait_for("│ auto")
+        term.wait_for("│ bwrap")  # the status line names the backend `auto` chose
         deadline = time.monotonic() + 20
         while "starting…" in term.screen(history=0) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -389,3 +389,11 @@ def test_a_sessions_path_that_is_a_file_is_reported(e: Env) -> None:
     root.write_text("not a directory\n")
     r = corral(e, "sessions", "list", config=False)
     assert r.returncode == 2 and "is not a directory" in r.stderr
+
+
+def test_config_path_of_a_missing_chosen_file_is_an_error_like_a_run(e: Env) -> None:
+    missing = str(e.base / "nope.toml")
+    r = corral(e, "config", "path", "--config", missing, config=False)
+    assert r.returncode == 2 and r.stdout.strip() == missing and "will not start" in r.stderr
+    r = corral(e, "config", "path", config=False)  # the default file may be missing: the defaults apply
+    assert r.returncode == 0 and "defaults apply" in r.stderr
