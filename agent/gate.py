@@ -6,8 +6,9 @@ In one-shot runs there is no one to ask: an ask becomes a denial explained to th
 
 A prompt with `writes:` (the `plan` prompt) narrows `write` and `edit` to those paths: any other path is
 denied before the engine is asked, and the listed paths are judged in `writes_mode` (the user's own mode,
-at most standard) although the run's mode is stricter. The engine still judges them: a protected path or
-a symlink out of the project stays denied.
+at most standard) although the run's mode is stricter. The paths are matched as written and resolved, so
+a symlink in the project cannot carry a listed path elsewhere. The engine still judges them: a protected
+path or a symlink out of the project stays denied.
 
 The session's own command output logs (`readable`) may be read and searched in every mode: corral's data
 directory is protected from the model, but a truncated command result tells it where the full output is.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import field
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,7 @@ class GateResult:
     rule: str | None
     approved_by: str | None
     note: str | None = None
+    commands: tuple[str, ...] = ()  # the engine's per-command breakdown of a bash call, for the audit log
 
 
 HEADLESS_DENIAL = (
@@ -110,15 +112,31 @@ class Gate:
         )
 
     def _listed(self, args: Mapping[str, object], cwd: Path) -> bool:
-        """Whether the call's path is one the prompt's `writes` lists (lexically: the engine then
-        resolves symlinks and judges the real target)."""
+        """Whether the call's path is one the prompt's `writes` lists, both as written and once symlinks
+        are resolved (the directories on the way and a final component that is itself a link): with a
+        planted `.plans -> .`, `.plans/evil.txt` is listed as written but really lands at the root."""
         import os
 
         raw = args.get("path")
         if not isinstance(raw, str) or not raw:
             return False
         path = os.path.normpath(os.path.join(cwd, os.path.expanduser(raw)))
-        return any(_glob_regex(pattern).fullmatch(path) for pattern in self.writes)
+        if not any(_glob_regex(pattern).fullmatch(path) for pattern in self.writes):
+            return False
+        real = os.path.realpath(path)
+        return any(_glob_regex(pattern).fullmatch(real) for pattern in self._real_writes())
+
+    def _real_writes(self) -> tuple[str, ...]:
+        """The `writes` globs with the project root spelled as its real path, so that a project reached
+        through a symlink still matches its resolved paths. Only the root is resolved: a link inside the
+        project is exactly what the resolved comparison must not trust."""
+        import os
+
+        root = str(self.project_root).rstrip("/")
+        real_root = os.path.realpath(root)
+        if real_root == root:
+            return self.writes
+        return tuple(real_root + p[len(root):] if p.startswith(root + "/") else p for p in self.writes)
 
     def _narrowed(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Verdict | None:
         if not self.writes or tool not in _WRITE_TOOLS or self._listed(args, cwd):
@@ -186,6 +204,8 @@ class Gate:
             else:
                 message = "Denied by the user." + (f" They said: {answer.message}" if answer.message else "")
                 result = GateResult(False, message, decision, verdict.reason, verdict.rule, "user", verdict.note)
+        if verdict.commands:
+            result = replace(result, commands=tuple(c.command for c in verdict.commands))
         self._audit(tool, args, result)
         return result
 
@@ -202,6 +222,7 @@ class Gate:
             rule=result.rule,
             mode=str(self.mode),
             approved_by=result.approved_by,
+            commands=result.commands,
         )
 
 

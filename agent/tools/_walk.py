@@ -5,6 +5,11 @@ The walk skips `.git`, `node_modules`, `__pycache__`, `.venv`, whatever `.gitign
 read or reveal protected files. Nested `.gitignore` files apply below their directory, deeper ones first,
 as in git. Symlinked directories are listed but not followed. pathspec is imported only when a
 `.gitignore` is found.
+
+A caller that opens the files it walks (grep) passes `escaped`: symbolic links whose real target lies
+outside both the project and the walk root are then not yielded but collected there. Opening one would
+read an outside file that the `read` tool would have to ask about; the caller notes them instead, so
+the model can read them by name and the policy judges that read.
 """
 
 from __future__ import annotations
@@ -87,25 +92,39 @@ def walk(
     ctx: ToolContext,
     stop: threading.Event | None = None,
     max_depth: int | None = None,
+    escaped: list[str] | None = None,
 ) -> Iterator[Entry]:
     """Depth-first, sorted by name, each directory yielded before its contents (entries deeper than
-    max_depth are not visited). root must be a real, absolute directory; the walk stops when stop is set."""
+    max_depth are not visited). root must be a real, absolute directory; the walk stops when stop is set.
+    With escaped, symlinks leading out of the project and the root are skipped and appended to it."""
     project = os.path.realpath(ctx.project_root)
     specs = initial_specs(root, project)
     if specs and is_ignored(root, True, specs):
         specs = ()  # a path given explicitly is searched even when ignored (its own .gitignore files apply)
-    yield from _walk_dir(root, root, ctx, specs, 1, max_depth, stop)
+    scope = _Scope(ctx, root, (project, os.path.realpath(root)), escaped, max_depth, stop)
+    yield from _walk_dir(scope, root, specs, 1)
 
 
-def _walk_dir(
-    root: str,
-    directory: str,
-    ctx: ToolContext,
-    specs: Specs,
-    depth: int,
-    max_depth: int | None,
-    stop: threading.Event | None,
-) -> Iterator[Entry]:
+@frozen
+class _Scope:
+    """What stays the same for every directory of one walk."""
+
+    ctx: ToolContext
+    root: str
+    bounds: tuple[str, ...]  # real directories a followed symlink may lead into
+    escaped: list[str] | None
+    max_depth: int | None
+    stop: threading.Event | None
+
+
+def _inside(path: str, bounds: tuple[str, ...]) -> bool:
+    return any(path == b or path.startswith(b.rstrip("/") + "/") for b in bounds)
+
+
+
+
+def _walk_dir(scope: _Scope, directory: str, specs: Specs, depth: int) -> Iterator[Entry]:
+    ctx, root, max_depth, stop = scope.ctx, scope.root, scope.max_depth, scope.stop
     specs = _with_dir(specs, directory)
     try:
         with os.scandir(directory) as it:
@@ -125,12 +144,16 @@ def _walk_dir(
             continue
         if ctx.protected(Path(entry.path)):
             continue
-        if entry.is_symlink() and ctx.protected(Path(os.path.realpath(entry.path))):
-            continue
+        if entry.is_symlink():
+            if ctx.protected(Path(os.path.realpath(entry.path))):
+                continue
+            if scope.escaped is not None and not _inside(os.path.realpath(entry.path), scope.bounds):
+                scope.escaped.append(entry.path)
+                continue
         rel = entry.path[len(root) :].lstrip("/")
         yield Entry(entry.path, rel, is_dir, depth)
         if is_dir and (max_depth is None or depth < max_depth):
-            yield from _walk_dir(root, entry.path, ctx, specs, depth + 1, max_depth, stop)
+            yield from _walk_dir(scope, entry.path, specs, depth + 1)
 
 
 # ------------------------------------------------------------------------------------------------ globs

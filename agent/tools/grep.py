@@ -1,7 +1,8 @@
 """The `grep` tool: search file contents with a Python regular expression, in pure Python.
 
 Walks like the other search tools (gitignore honoured; .git, node_modules, __pycache__, .venv skipped;
-protected files never opened), skips binary files and files over 5 MB (with a note), and reports
+protected files never opened), skips binary files, files over 5 MB and files behind symbolic links that
+lead out of the project (each with a note: those are read by name, where the policy judges them), and reports
 `path:line:text` (context lines `path-line-text`). Every match is counted, so "N more not shown" is true.
 Each file is read once in binary; a whole-file search rules out most files before any line is split.
 """
@@ -58,6 +59,7 @@ class _Report:
     searched: int = 0
     big: list[str] = field(default_factory=list)
     binary: int = 0
+    escaped: list[str] = field(default_factory=list)
 
 
 class GrepTool(BaseTool):
@@ -104,6 +106,13 @@ def _result(report: _Report, pattern: str, name: str, limit: int) -> ToolResult:
     if report.big:
         few = ", ".join(report.big[:5]) + (", …" if len(report.big) > 5 else "")
         lines.append(f"[skipped {len(report.big)} files over 5 MB: {few}]")
+    if report.escaped:
+        meta["escaped"] = len(report.escaped)
+        few = ", ".join(report.escaped[:5]) + (", …" if len(report.escaped) > 5 else "")
+        lines.append(
+            f"[{len(report.escaped)} files behind symbolic links that lead out of the project were skipped; "
+            f"read them by name: {few}]"
+        )
     return ToolResult("\n".join(lines), meta=meta)
 
 
@@ -118,10 +127,13 @@ def _search(
         return report
     prefix = display(ctx, root)
     prefix = "" if prefix == "." else prefix.rstrip("/") + "/"
-    for entry in walk(root_s, ctx, stop):
+    escaped: list[str] = []
+    for entry in walk(root_s, ctx, stop, escaped=escaped):
         if entry.is_dir or (glob is not None and not glob(entry.rel)):
             continue
         _search_file(ctx, entry.path, prefix + entry.rel, regex, prefilter, context, limit, report)
+    rels = [(path, path[len(root_s) :].lstrip("/")) for path in escaped]
+    report.escaped = [prefix + rel for _path, rel in rels if glob is None or glob(rel)]
     return report
 
 
