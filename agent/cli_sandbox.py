@@ -160,6 +160,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise broken[0]  # agent/cli.py: stdout was closed early, exit 141 without a traceback
     if result is None:
         return 128 + signalled[0] if signalled else EXIT_FAILED
+    for note in result.notes:  # what corral undid after the command (.git/commondir …)
+        print(f"corral: {note}", file=sys.stderr)
     if result.timed_out:
         print(f"corral: timed out after {spec.timeout:g} s; the command and everything it started were killed",
               file=sys.stderr)

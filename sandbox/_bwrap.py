@@ -8,6 +8,7 @@ Layout inside the sandbox (mount order matters, later mounts cover earlier ones)
    read-only tmpfs at its shallowest missing component, so the name cannot be created;
 5. the other masks: an empty tmpfs over directories, /dev/null over files, an empty read-only tmpfs over
    missing paths inside a writable root (outside writable roots nothing can create them);
+   with the network off, host Unix sockets too (/run/user, docker's and podman's sockets), right after 1.;
 6. every tmpfs used as a mask or placeholder remounted read-only.
 
 The runner creates the placeholders for missing names inside writable roots on the host before the run
@@ -31,6 +32,32 @@ from ._spec import (
     under,
     writable_strs,
 )
+
+HOST_SOCKET_DIRS = ("/run/user",)
+"""Per-user runtime dirs: the session D-Bus, systemd --user, pipewire, a rootless docker/podman socket.
+Hidden (empty read-only tmpfs) when the network is off: a Unix socket is reachable across namespaces."""
+
+HOST_SOCKETS = ("/run/docker.sock", "/var/run/docker.sock", "/run/podman/podman.sock")
+"""Daemon sockets that grant root-equivalent control of the host; masked with /dev/null when network is off."""
+
+
+def _socket_masks(visible: list[str]) -> tuple[list[str], list[str]]:
+    """The mount arguments hiding host Unix sockets, and the tmpfs among them to remount read-only.
+    Skipped for a directory holding the project or a writable root (it must stay visible)."""
+    out: list[str] = []
+    tmpfs: list[str] = []
+    for directory in HOST_SOCKET_DIRS:
+        if os.path.isdir(directory) and not any(under(v, directory) for v in visible):
+            out += ["--tmpfs", directory]
+            tmpfs.append(directory)
+    seen: set[str] = set()
+    for sock in HOST_SOCKETS:
+        real = os.path.realpath(sock)  # /var/run is usually a symlink to /run
+        if real not in seen and os.path.exists(real) and not os.path.isdir(real):
+            seen.add(real)
+            if not any(under(real, d) for d in tmpfs):
+                out += ["--ro-bind", "/dev/null", real]
+    return out, tmpfs
 
 
 def _mask_args(path: str) -> list[str]:
@@ -79,8 +106,11 @@ def bwrap_argv(
         out += ["--share-net"]
     out += ["--die-with-parent", "--new-session"]
 
-    ro_tmpfs: list[str] = []
     visible = [*roots, project]
+    ro_tmpfs: list[str] = []
+    if not spec.network:
+        socket_args, ro_tmpfs = _socket_masks(visible)
+        out += socket_args
     early = [m for m in masks if any(under(v, m) for v in visible)]
     late = [m for m in masks if m not in early]
     for mask in early:

@@ -10,6 +10,7 @@ variable) and waits until none is alive before `run` returns or re-raises.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import secrets
@@ -26,6 +27,7 @@ from ._bwrap import bwrap_argv
 from ._detect import choose_backend
 from ._output import Capture, new_log_path
 from ._spec import BackendName, Result, SandboxError, Spec, filter_env
+from ._tripwire import Tripwire
 from ._zerobox import zerobox_argv, zerobox_binary
 
 KILL_DEADLINE = 2.0  # seconds the shielded cleanup may take
@@ -192,6 +194,7 @@ async def run(
     tmpdir = Path(tempfile.mkdtemp(prefix="corral-tmp-")) if name != "bwrap" else None
     capture = Capture(spec.output_cap, new_log_path(spec.log_dir))
     fifo: _Fifo | None = None
+    tripwire = Tripwire(spec)
     try:
         holders = lease.holders if lease is not None else []
         cmd, env = _command(name, argv, spec, tmpdir, marker, holders)
@@ -208,8 +211,11 @@ async def run(
             cwd=str(spec.cwd),
             preexec_fn=preexec,
         )
-        return await _supervise(proc, name, marker, spec, capture, on_output, started, fifo)
+        result = await _supervise(proc, name, marker, spec, capture, on_output, started, fifo)
+        # _supervise returns (or raises) only once every process of the run is gone: nothing rewrites now.
+        return dataclasses.replace(result, notes=tripwire.restore())
     finally:
+        tripwire.restore()  # also on cancellation or error (a no-op when already restored)
         if fifo is not None:
             fifo.release()
             with trio.CancelScope(shield=True):

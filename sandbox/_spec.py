@@ -1,7 +1,8 @@
 """What a sandboxed command may do: the Spec, its Result, the built-in secret list and the env filter.
 
-Everything here is pure data and pure functions: no I/O except reading the process environment and
-checking whether paths exist (to compute masks), so each backend can turn a Spec into arguments.
+Everything here is pure data and pure functions: no I/O except reading the process environment, checking
+whether paths exist and listing the project root once (to compute masks, e.g. every root `.env*`), so each
+backend can turn a Spec into arguments.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ DEFAULT_ENV_ALLOW: tuple[str, ...] = (
 DEFAULT_PROTECTED: tuple[str, ...] = (
     ".git/hooks",
     ".git/config",
+    ".git/modules",
+    ".git/worktrees",
+    ".git/info",
     ".gitmodules",
     ".corral",
     ".claude",
@@ -68,9 +72,18 @@ DEFAULT_PROTECTED: tuple[str, ...] = (
     ".env.production",
     ".env.development",
 )
-"""Project-relative paths kept read-only (secret-like ones, see SECRET_PROTECTED, are masked instead)."""
+"""Project-relative paths kept read-only (secret-like ones, see SECRET_PROTECTED, are masked instead).
+`.git/modules`, `.git/worktrees` and `.git/info` hold git directories, configs, hooks and attributes that
+git on the host reads and runs; empty placeholders for them are harmless to git."""
 
 SECRET_PROTECTED: frozenset[str] = frozenset({".env", ".env.local", ".env.production", ".env.development", ".envrc"})
+"""Secret-like names masked even when missing (a placeholder keeps them from being planted). Every other
+existing `.env*` at the project root is masked too (root_dotenv_strs)."""
+
+GIT_TRIPWIRE: tuple[str, ...] = (".git/commondir", ".git/config.worktree")
+"""Files that would make host git read another configuration (and run its code) but cannot be guarded by a
+placeholder (git dies on an empty or directory `commondir`): the runner records them before a command and
+restores them after it (sandbox/_tripwire.py)."""
 
 SECRET_NAME_PATTERNS: tuple[str, ...] = (
     "*KEY*",
@@ -162,6 +175,8 @@ class Result:
     log_path: Path
     backend: str
     duration: float
+    notes: tuple[str, ...] = ()
+    """What corral undid after the command (e.g. a planted .git/commondir), one sentence each: show them."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +271,24 @@ def masked_strs(spec: Spec) -> list[str]:
     paths += _other_homes(home)
     paths += [os.fspath(p) for p in spec.masked]
     paths += [os.path.join(project, rel) for rel in spec.protected_in_project if rel in SECRET_PROTECTED]
+    if any(rel in SECRET_PROTECTED for rel in spec.protected_in_project):
+        paths += root_dotenv_strs(project)
     return list(dict.fromkeys(os.path.abspath(p) for p in paths))
+
+
+def is_dotenv_name(name: str) -> bool:
+    """`.env`, `.env.<anything>`, `.env-<anything>` and `.envrc`: the names dotenv tools and direnv read."""
+    return name in (".env", ".envrc") or name.startswith((".env.", ".env-", ".env_"))
+
+
+def root_dotenv_strs(project: str) -> list[str]:
+    """Every existing dotenv-like entry directly in the project (one scandir: cheap at every start).
+    Nested ones (api/.env) are not listed: walking the tree would cost too much per command."""
+    try:
+        with os.scandir(project) as entries:
+            return sorted(os.path.join(project, e.name) for e in entries if is_dotenv_name(e.name))
+    except OSError:
+        return []
 
 
 def protected_paths(spec: Spec) -> list[Path]:

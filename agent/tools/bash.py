@@ -108,6 +108,7 @@ def _result(result: sandbox.Result, timeout: float) -> ToolResult:
     if result.truncated:
         lines.append(f"\n[output truncated: {human_size(result.total_bytes)} in all; full log: {result.log_path} "
                      "(read or grep it)]")
+    lines += [f"\n[{note}]" for note in result.notes]  # what corral undid after the command (sandbox tripwire)
     meta: dict[str, object] = {
         "exit_code": code,
         "log_path": str(result.log_path),
