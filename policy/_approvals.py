@@ -80,18 +80,11 @@ def _bash(engine: Engine, request: Request) -> list[Approval]:
 
 
 def _command_approval(engine: Engine, layers: tuple[tuple[str, ...], ...], kind: Kind) -> Approval:
-    argv = layers[0]
-    broad = (
-        len(layers) == 1
-        and len(argv) >= 2
-        and kind < Kind.DESTRUCTIVE
-        and not argv[1].startswith("-")
-        and not engine.catalog.never_broaden(argv[0])
-    )
-    if broad:
-        words = list(argv[:2])
-        rule = Rule.command_prefix(words, id=_id("bash", *words), reason="approved for this session")
-        return Approval(rule, kind, f"allow `{shlex.join(words)} …` (no more dangerous than this call)")
+    """Always the exact command. A rule widened to `PROGRAM SUBCOMMAND …` let later calls through that the
+    user never saw: after approving `make test`, `make test --eval='$(shell rm -rf src)'` or `make test
+    install`; after `npm run lint`, `npm run deploy`; the catalog cannot know every option that adds code or
+    reaches outside the project, so an approval covers only what was shown."""
+    argv = layers[0]  # the command itself (its wrappers are judged again on every call)
     rule = Rule.exact_command(list(argv), id=_id("bash", *argv), reason="approved for this session")
     return Approval(rule, kind, f"allow exactly `{shlex.join(argv)}`")  # quoted as a shell would need it
 

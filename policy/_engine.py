@@ -69,8 +69,9 @@ class SessionState:
 
     def restore_approvals(self, items: Iterable[Mapping[str, object]]) -> list[str]:
         """Add approvals exported by `export_approvals` (a resumed session). Only what an approval can be is
-        accepted: an allow rule with a ``session-`` id that names one exact command, a command prefix of at
-        least two words, one absolute path, or one non-bash tool. Anything else is skipped; the returned
+        accepted: an allow rule with a ``session-`` id that names one exact command (a command prefix, which
+        older versions saved, is skipped: it covered commands the user never saw), one absolute path, or one
+        non-bash tool. Anything else is skipped; the returned
         list says what was skipped and why (nothing raises)."""
         import re
 
@@ -95,7 +96,7 @@ class SessionState:
             matcher = rule.matcher if rule is not None else None
             narrow = rule is not None and rule.id.startswith("session-") and rule.decision is Decision.ALLOW and (
                 (isinstance(matcher, ArgvMatcher) and rule.tools == ("bash",) and ANY_WORDS not in matcher.words
-                 and not wildcard.search(matcher.words[0]) and (matcher.kind == "argv" or len(matcher.words) >= 2))
+                 and not wildcard.search(matcher.words[0]) and matcher.kind == "argv")
                 or (isinstance(matcher, PathsMatcher) and len(matcher.patterns) == 1
                     and matcher.patterns[0].startswith("/") and not wildcard.search(matcher.patterns[0])
                     and "bash" not in rule.tools)

@@ -381,14 +381,23 @@ def test_shells_interpreters_and_wrappers_never_get_a_prefix_rule(env: Env, comm
         assert "prefix" not in text, text
 
 
-def test_subcommand_may_be_broadened(env: Env) -> None:
-    engine = env.engine(user='disable = ["default-ask-git-push"]\n')
-    session = SessionState()
-    request = env.bash("git push origin main")
-    approvals = _approve(engine, request, session)
-    assert any("prefix" in a.rule.to_toml() or "**" in a.rule.to_toml() for a in approvals)
-    assert engine.evaluate(request, session).decision is A
-    assert engine.evaluate(env.bash("git push origin dev"), session).decision is A
+def test_an_approval_never_covers_a_different_command(env: Env) -> None:
+    """A session approval is exactly what the user saw: widening it to `PROGRAM SUBCOMMAND …` let
+    `make test --eval='$(shell rm -rf src)'` through after `make test` was approved (guarded mode)."""
+    engine = env.engine()
+    guarded = Mode.GUARDED
+    for approved, others in (
+        ("make test", ["make test --eval='$(shell rm -rf src)'", "make test install", "make test SHELL=/tmp/x"]),
+        ("npm run lint", ["npm run deploy"]),
+        ("git push origin main", ["git push origin dev", "git push --force origin main"]),
+    ):
+        session = SessionState()
+        request = env.bash(approved, guarded)
+        approvals = _approve(engine, request, session)
+        assert all("**" not in a.rule.to_toml() for a in approvals), approvals
+        assert engine.evaluate(request, session).decision is A
+        for other in others:
+            assert engine.evaluate(env.bash(other, guarded), session).decision is not A, other
 
 
 def test_approval_of_call_asked_by_an_ask_rule_takes_effect(env: Env) -> None:
@@ -700,3 +709,15 @@ def test_corral_directories_moved_by_xdg_variables_stay_protected(env: Env, monk
     verdict = engine.evaluate(env.bash(f"cat {elsewhere}/corral/config.toml"))
     assert verdict.decision is D
     assert verdict.rule == "protect-corral-xdg-config-home"
+
+
+def test_a_saved_prefix_approval_is_not_restored(env: Env) -> None:
+    """Older sessions saved widened approvals (`make test **`); resuming one must not bring it back."""
+    from policy._rules import Rule
+
+    engine = env.engine()
+    rule = Rule.command_prefix(["make", "test"], id="session-bash-0123456789", reason="approved for this session")
+    session = SessionState()
+    problems = session.restore_approvals([{"rule": rule.to_toml(), "max_kind": "WRITE"}])
+    assert problems and "not a narrow session approval" in problems[0]
+    assert engine.evaluate(env.bash("make test install", Mode.GUARDED), session).decision is not A
