@@ -721,3 +721,13 @@ def test_a_saved_prefix_approval_is_not_restored(env: Env) -> None:
     problems = session.restore_approvals([{"rule": rule.to_toml(), "max_kind": "WRITE"}])
     assert problems and "not a narrow session approval" in problems[0]
     assert engine.evaluate(env.bash("make test install", Mode.GUARDED), session).decision is not A
+
+
+@pytest.mark.parametrize("command", ["cargo build --config build.rustc-wrapper=/tmp/x",
+                                     "cargo run --config=target.x86_64-unknown-linux-gnu.runner=sh",
+                                     "cargo --config /tmp/evil.toml build", "cargo test -Z unstable-options"])
+def test_cargo_options_that_bring_other_code_ask_like_rustc_wrapper(env: Env, command: str) -> None:
+    engine = env.engine()
+    assert engine.evaluate(env.bash("RUSTC_WRAPPER=/tmp/x cargo build")).decision is Q
+    assert engine.evaluate(env.bash(command)).decision is Q, command
+    assert engine.evaluate(env.bash("cargo build --release")).decision is A
