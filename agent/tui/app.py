@@ -50,6 +50,7 @@ PRINT_INTERVAL = 0.03
 _PRELOAD = ("trio", "httpx", "httpcore", "agent.loop", "agent.tools", "agent.tools.bash", "agent.session",
             "agent.context_files", "agent.compaction", "agent.providers.retry", "agent.tools._undo")
 ATTACH_BYTES = 100 * 1024
+MAX_WHY_LINES = 6  # parts of a script that ask, listed in an approval request
 
 
 class Tui:
@@ -206,15 +207,23 @@ class Tui:
         request = self.approval
         if request is None:
             return []
-        from agent.events import key_argument
+        from agent.events import key_argument, visible
 
         verdict = request.verdict
         rule = f" (rule {verdict.rule})" if verdict.rule else ""
         out: Fragments = [
             ("class:approval", " corral asks before running "), ("class:tool.name", request.call.name), ("", " "),
             ("class:tool.arg", key_argument(request.call, 200) or "(no arguments)"), ("", "\n"),
-            ("class:approval", f" why: {verdict.reason}{rule}\n"),
         ]
+        asking = [c for c in verdict.commands if c.decision.label != "allow"]
+        if len(verdict.commands) > 1 and asking:  # a script: every part that asks, not only the first
+            for part in asking[:MAX_WHY_LINES]:
+                command = visible(" ".join(part.command.split()), newlines=False)[:160]
+                out.append(("class:approval", f" why: {command}: {visible(part.reason, newlines=False)[:240]}\n"))
+            if len(asking) > MAX_WHY_LINES:
+                out.append(("class:approval", f" … and {len(asking) - MAX_WHY_LINES} more parts that ask\n"))
+        else:
+            out.append(("class:approval", f" why: {visible(verdict.reason, newlines=False)}{rule}\n"))
         out += [("class:approval.key", " [y]"), ("class:approval", " allow once  ")]
         if request.session_rules:
             out += [("class:approval.key", "[a]"), ("class:approval", " allow for this session: "),

@@ -454,3 +454,15 @@ def test_a_data_directory_that_is_a_file_is_one_clear_line(ui: Ui) -> None:
     screen = term.wait_for("[exit 2]")
     assert "corral: cannot create the audit log" in screen and "XDG_DATA_HOME" in screen
     assert "Traceback" not in screen and "saved; resume it" not in screen
+
+
+def test_an_approval_for_a_script_names_every_part_that_asks(ui: Ui) -> None:
+    ui.server.set_script([{"parts": [call("bash", command="touch ok.txt\n\n\n\nfrobnicate --a\nfrobnicate --b")]},
+                          {"parts": [text("fine")]}])
+    term = ui.start("--guarded")
+    term.type("go")
+    term.keys("Enter")
+    screen = term.wait_for("[n] deny")
+    assert "why: frobnicate --a:" in screen and "why: frobnicate --b:" in screen and "why: touch ok.txt:" in screen
+    term.keys("n")
+    term.wait_for("fine")
