@@ -136,6 +136,12 @@ Event = (
 )
 
 
+# How a tool result says it did not run, written by the gate and the loop and recognised by front ends
+# (a resumed session shows them as denied or cancelled): one wording each, kept here.
+POLICY_DENIAL = "Denied by policy"
+USER_DENIAL = "Denied by the user."
+CANCELLED_RESULT = "cancelled before it finished (the user interrupted the run)"
+
 _KEY_ARGS = ("command", "path", "pattern", "url", "query")
 
 

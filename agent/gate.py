@@ -16,6 +16,7 @@ directory is protected from the model, but a truncated command result tells it w
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import field, replace
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import policy
+from agent.events import POLICY_DENIAL, USER_DENIAL
 from agent.providers.base import ToolCall
 from agent.values import frozen, record
 
@@ -115,12 +117,9 @@ class Gate:
         """Whether the call's path is one the prompt's `writes` lists, both as written and once symlinks
         are resolved (the directories on the way and a final component that is itself a link): with a
         planted `.plans -> .`, `.plans/evil.txt` is listed as written but really lands at the root."""
-        import os
-
-        raw = args.get("path")
-        if not isinstance(raw, str) or not raw:
+        path = _call_path(args, cwd)
+        if path is None:
             return False
-        path = os.path.normpath(os.path.join(cwd, os.path.expanduser(raw)))
         if not any(_glob_regex(pattern).fullmatch(path) for pattern in self.writes):
             return False
         real = os.path.realpath(path)
@@ -130,8 +129,6 @@ class Gate:
         """The `writes` globs with the project root spelled as its real path, so that a project reached
         through a symlink still matches its resolved paths. Only the root is resolved: a link inside the
         project is exactly what the resolved comparison must not trust."""
-        import os
-
         root = str(self.project_root).rstrip("/")
         real_root = os.path.realpath(root)
         if real_root == root:
@@ -148,19 +145,18 @@ class Gate:
         """The engine's verdict alone (no approval, no audit): used for read-only pre-checks."""
         if self.bypass or self.engine is None:
             return policy.Verdict(policy.Decision.ALLOW, "permissions bypassed", None)
-        narrowed = self._narrowed(tool, args, cwd) or self._own_log(tool, args, cwd)
-        if narrowed is not None:
-            return narrowed
-        return self.engine.evaluate(self.request(tool, args, cwd), self.session)
+        return self._before_engine(tool, args, cwd) or self.engine.evaluate(self.request(tool, args, cwd), self.session)
+
+    def _before_engine(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Verdict | None:
+        """What the gate decides itself: a prompt's `writes:` narrowing, this session's own logs."""
+        return self._narrowed(tool, args, cwd) or self._own_log(tool, args, cwd)
 
     def _own_log(self, tool: str, args: Mapping[str, object], cwd: Path) -> policy.Verdict | None:
         """Allow read/grep of a file under `readable` (symlinks resolved: the real file must be there)."""
-        import os
-
-        raw = args.get("path")
-        if not self.readable or tool not in _LOG_READERS or not isinstance(raw, str) or not raw:
+        path = _call_path(args, cwd) if self.readable and tool in _LOG_READERS else None
+        if path is None:
             return None
-        real = os.path.realpath(os.path.join(cwd, os.path.expanduser(raw)))
+        real = os.path.realpath(path)
         for directory in self.readable:
             base = os.path.realpath(directory)
             if real == base or real.startswith(base + os.sep):
@@ -176,15 +172,14 @@ class Gate:
             self._audit(tool, args, result)
             return result
         request = self.request(tool, args, cwd)
-        verdict = (self._narrowed(tool, args, cwd) or self._own_log(tool, args, cwd)
-                   or self.engine.evaluate(request, self.session))
+        verdict = self._before_engine(tool, args, cwd) or self.engine.evaluate(request, self.session)
         decision = verdict.decision.label
         if verdict.decision is policy.Decision.ALLOW:
             rules = [r for r in (verdict.rule, *(c.rule for c in verdict.commands)) if r]
             by = "session" if any(r.startswith("session-") for r in rules) else ("rule" if rules else "mode")
             result = GateResult(True, None, decision, verdict.reason, verdict.rule, by, verdict.note)
         elif verdict.decision is policy.Decision.DENY:
-            message = f"Denied by policy: {verdict.reason}" + (f" (rule {verdict.rule})" if verdict.rule else "")
+            message = f"{POLICY_DENIAL}: {verdict.reason}" + (f" (rule {verdict.rule})" if verdict.rule else "")
             if verdict.note:
                 message += f"\n{verdict.note}"
             result = GateResult(False, message, decision, verdict.reason, verdict.rule, None, verdict.note)
@@ -202,7 +197,7 @@ class Gate:
                         self.on_approval(self.session.export_approvals()[before:])
                 result = GateResult(True, None, decision, verdict.reason, verdict.rule, "user", verdict.note)
             else:
-                message = "Denied by the user." + (f" They said: {answer.message}" if answer.message else "")
+                message = USER_DENIAL + (f" They said: {answer.message}" if answer.message else "")
                 result = GateResult(False, message, decision, verdict.reason, verdict.rule, "user", verdict.note)
         if verdict.commands:
             result = replace(result, commands=tuple(c.command for c in verdict.commands))
@@ -224,6 +219,14 @@ class Gate:
             approved_by=result.approved_by,
             commands=result.commands,
         )
+
+
+def _call_path(args: Mapping[str, object], cwd: Path) -> str | None:
+    """The call's `path` argument made absolute (lexically: `~` expanded, `..` folded), None without one."""
+    raw = args.get("path")
+    if not isinstance(raw, str) or not raw:
+        return None
+    return os.path.normpath(os.path.join(cwd, os.path.expanduser(raw)))
 
 
 _WRITE_TOOLS = frozenset({"write", "edit"})

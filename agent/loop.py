@@ -31,6 +31,7 @@ from agent import compaction
 from agent.compaction import ContextMeter
 from agent.errors import ProviderError
 from agent.events import (
+    CANCELLED_RESULT,
     AssistantMessage,
     Compacted,
     Event,
@@ -164,7 +165,7 @@ class Agent:
                 raise
             finally:  # also when cancelled: every call gets a result, so the history stays valid
                 for call in message.tool_calls:
-                    cancelled = ToolResult("cancelled before it finished (the user interrupted the run)", is_error=True)
+                    cancelled = ToolResult(CANCELLED_RESULT, is_error=True)
                     self.messages.append(results.get(call.id) or self._tool_message(call, cancelled))
         turns = f"{self.max_turns} model turn{'s' if self.max_turns != 1 else ''}"
         error = f"stopped after {turns} (--max-turns); the task may be unfinished"
@@ -224,16 +225,15 @@ class Agent:
         refuses the request as too long, compact, then cut tool results, then give up (ProviderError)."""
         self._streamed.clear()  # nothing of an earlier reply may pass for this one's partial text
         window = self.window
-        if (
-            window
-            and len(self.messages) != self._compacted_len
-            and self.meter.estimate(self._request()) >= self.compact_at * window
-        ):
-            await self.compact("auto")
-        if window and self.meter.estimate(self._request()) > window:
-            # still too big for a window we know (one huge tool result does that): cut long tool results now
-            # rather than send a request the server would refuse or silently truncate
-            await self._shrink_after_overflow(self.meter.last)
+        if window:
+            estimate = self.meter.estimate(self._request())
+            if len(self.messages) != self._compacted_len and estimate >= self.compact_at * window:
+                await self.compact("auto")
+                estimate = self.meter.estimate(self._request())
+            if estimate > window:
+                # still too big for a window we know (one huge tool result does that): cut long tool results
+                # now rather than send a request the server would refuse or silently truncate
+                await self._shrink_after_overflow(estimate)
         remedies = [self._compact_after_overflow, self._shrink_after_overflow]
         while True:
             request = self._request()

@@ -18,6 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
 
 from agent.events import (
+    CANCELLED_RESULT,
+    POLICY_DENIAL,
+    USER_DENIAL,
     AssistantMessage,
     Compacted,
     Event,
@@ -274,9 +277,8 @@ class View:
             return
         if text.startswith(SHELL_MARK):
             command, _, output = text.removeprefix(SHELL_MARK).partition("\n")
-            code = _EXIT_MARK.search(output)
-            number = re.search(r"exit code (\d+)", code.group()) if code else None
-            status = "ok" if number is None or number.group(1) == "0" else f"exit {number.group(1)}"
+            code = _exit_code(output)
+            status = "ok" if code in (None, "0") else f"exit {code}"
             self.print_block([("class:user", f"! {command.removeprefix('$ ')}"),
                               ("class:tool", f"  · {status} · {_detail('bash', output, {})}\n")])
             return
@@ -309,8 +311,6 @@ class View:
         return out
 
 
-USER_DENIAL = "Denied by the user."  # how agent/gate.py words it
-CANCELLED_RESULT = "cancelled before it finished"  # the result agent/loop.py gives a call cut by Ctrl-C
 _EXIT_MARK = re.compile(r"\n?\[(?:exit code|timed out)[^\n]*\]\n?\Z")
 _CUT_MARK = re.compile(r"\n*\[output truncated: ([^;\]]+) in all;[^\]]*\]\n?\Z")
 
@@ -342,17 +342,23 @@ def _lines(count: int) -> str:
     return f"{count} line{'s' if count != 1 else ''}"
 
 
+def _exit_code(output: str) -> str | None:
+    """The exit code a bash result ends with (its `[exit code N]` line), None when it has none."""
+    mark = _EXIT_MARK.search(output)
+    number = re.search(r"exit code (\d+)", mark.group()) if mark else None
+    return number.group(1) if number else None
+
+
 def _replayed_status(result: Message) -> tuple[str, str]:
     """The outcome of a recorded tool result, as the live view showed it."""
     content = result.content
-    if content.startswith(("Denied by policy", USER_DENIAL)):
+    if content.startswith((POLICY_DENIAL, USER_DENIAL)):
         return "denied", "class:tool.deny"
     if content.startswith(CANCELLED_RESULT):
         return "cancelled", "class:tool.deny"
-    match = _EXIT_MARK.search(content) if result.name == "bash" else None
-    code = re.search(r"exit code (\d+)", match.group()) if match else None
-    if code and code.group(1) != "0":
-        return f"exit {code.group(1)}", "class:tool.error"
+    code = _exit_code(content) if result.name == "bash" else None
+    if code not in (None, "0"):
+        return f"exit {code}", "class:tool.error"
     return ("error", "class:tool.error") if result.is_error else ("ok", "class:tool.allow")
 
 

@@ -148,7 +148,7 @@ def test_tool_lines_say_what_the_call_did() -> None:
 
 
 def test_a_replay_shows_outcomes_as_they_were_shown_live() -> None:
-    assert "cancelled before it finished" in repo_text("agent/loop.py")  # the wording view.py recognises
+    assert "cancelled before it finished" in repo_text("agent/events.py")  # the wording loop and view share
     messages = [
         Message("user", "go"),
         Message("assistant", "", tool_calls=[bash("1", "sleep 9"), bash("2", "rm -rf x"), bash("3", "false")]),
