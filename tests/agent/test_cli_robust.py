@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agent.session import load_session
-from tests.agent.test_oneshot_e2e import REPO, Env, text
+from tests.agent.test_oneshot_e2e import REPO, Env, scratch, text
 from tests.llm_server.fixtures import llm_server  # noqa: F401
 from tests.llm_server.server import ServerHandle
 
@@ -28,14 +27,8 @@ TRACEBACK_MARKS = ("Traceback", "Exception ignored", "ExceptionGroup", "Error:")
 @pytest.fixture
 def e(llm_server: ServerHandle) -> Iterator[Env]:  # noqa: F811
     """A scratch git project talking to the scripted server (openai wire format)."""
-    base = Path(tempfile.mkdtemp(prefix="corral-robust-", dir="/var/tmp")).resolve()
-    (base / "project").mkdir()
-    (base / "home").mkdir()
-    subprocess.run(["git", "init", "-q", str(base / "project")], check=True)
-    try:
-        yield Env(base, base / "project", llm_server, "openai")
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with scratch(llm_server) as made:
+        yield made
 
 
 def sessions_root(e: Env) -> Path:

@@ -70,21 +70,13 @@ async def test_check_records_the_carve_out(layout: tuple[Path, Path, Path]) -> N
 
 def test_the_model_can_read_back_the_full_log_of_a_long_output(llm_server: ServerHandle) -> None:  # noqa: F811
     import json
-    import shutil
-    import subprocess
-    import tempfile
 
     from tests.agent.test_cli_robust import corral, new_session
-    from tests.agent.test_oneshot_e2e import Env, text
+    from tests.agent.test_oneshot_e2e import scratch, text
 
-    base = Path(tempfile.mkdtemp(prefix="corral-logs-", dir="/var/tmp")).resolve()
-    (base / "project").mkdir()
-    (base / "home").mkdir()
-    subprocess.run(["git", "init", "-q", str(base / "project")], check=True)
-    try:
-        e = Env(base, base / "project", llm_server, "openai")
+    with scratch(llm_server) as e:
         session = new_session(e, "hello")
-        logs = base / "xdg-data" / "corral" / "sessions" / session / "output"
+        logs = e.base / "xdg-data" / "corral" / "sessions" / session / "output"
         llm_server.set_script([
             {"parts": [{"type": "tool_call", "name": "bash", "arguments": {"command": "seq 1 200000"}}]},
             {"parts": [{"type": "tool_call", "name": "grep", "arguments": {"pattern": "^123456$", "path": str(logs)}}]},
@@ -96,5 +88,3 @@ def test_the_model_can_read_back_the_full_log_of_a_long_output(llm_server: Serve
         sent = [m for m in llm_server.model_requests[-1].body["messages"] if m["role"] == "tool"]
         assert "full log: " + str(logs) in sent[0]["content"]  # the truncated result names the log
         assert "123456" in sent[1]["content"] and "Denied" not in sent[1]["content"]
-    finally:
-        shutil.rmtree(base, ignore_errors=True)

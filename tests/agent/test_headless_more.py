@@ -5,100 +5,22 @@ runs in all three formats, answers cut at the output-token limit, and sandbox pr
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.agent.test_oneshot_e2e import Env, call, scratch, text
 from tests.llm_server.fixtures import llm_server  # noqa: F401
 from tests.llm_server.server import ServerHandle
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@dataclass
-class Env:
-    base: Path
-    project: Path
-    server: ServerHandle
-    kind: str = "openai"
-
-    def config(self) -> Path:
-        url = self.server.base_url + ("/v1" if self.kind == "openai" else "")
-        path = self.base / "config.toml"
-        path.write_text(
-            f'provider = "scripted"\nmodel = "scripted-model"\n'
-            f'[providers.scripted]\nkind = "{self.kind}"\nbase_url = "{url}"\nmax_retries = 0\n'
-        )
-        return path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "XDG_CONFIG_HOME": str(self.base / "xdg-config"),
-            "XDG_DATA_HOME": str(self.base / "xdg-data"),
-            "XDG_CACHE_HOME": str(self.base / "xdg-cache"),
-            **extra,
-        }
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "agent.cli", "--config", str(self.config()), *args]
-
-    def run(self, *args: str, timeout: float = 60, **extra: str) -> Run:
-        proc = subprocess.run(self.argv(*args), cwd=self.project, env=self.env(**extra), capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        return Run(proc.returncode, proc.stdout, proc.stderr)
-
-    def interrupted(self, *args: str, after_requests: int, wait: float, sig: int = signal.SIGINT) -> Run:
-        """Run corral, and send it `sig` `wait` seconds after the server received `after_requests` requests."""
-        proc = subprocess.Popen(self.argv(*args), cwd=self.project, env=self.env(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            self.server.wait_for_requests(after_requests, timeout=30)
-            time.sleep(wait)
-            proc.send_signal(sig)
-            out, err = proc.communicate(timeout=20)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        return Run(proc.returncode, out, err)
 
 
 @pytest.fixture
 def env(llm_server: ServerHandle) -> Iterator[Env]:  # noqa: F811
-    base = Path(tempfile.mkdtemp(prefix="corral-e2e-", dir="/var/tmp")).resolve()
-    project = base / "project"
-    project.mkdir()
-    subprocess.run(["git", "init", "-q", str(project)], check=True)
-    try:
-        yield Env(base, project, llm_server)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def text(t: str) -> dict[str, Any]:
-    return {"type": "text", "text": t}
-
-
-def call(name: str, **arguments: Any) -> dict[str, Any]:
-    return {"type": "tool_call", "name": name, "arguments": arguments}
+    """No retries: a provider error shows at once."""
+    with scratch(llm_server, max_retries=0) as made:
+        yield made
 
 
 def lines(out: str) -> list[dict[str, Any]]:

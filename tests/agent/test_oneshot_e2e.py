@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,52 +42,79 @@ class Run:
 
 @dataclass
 class Env:
+    """A scratch project and the corral command line that talks to the scripted server in one wire format."""
+
     base: Path
     project: Path
     server: ServerHandle
-    kind: str
+    kind: str = "openai"
+    max_retries: int = 3
 
     def config(self) -> Path:
         url = self.server.base_url + ("/v1" if self.kind == "openai" else "")
         path = self.base / "config.toml"
         path.write_text(
             f'provider = "scripted"\nmodel = "scripted-model"\n'
-            f'[providers.scripted]\nkind = "{self.kind}"\nbase_url = "{url}"\nmax_retries = 3\n'
+            f'[providers.scripted]\nkind = "{self.kind}"\nbase_url = "{url}"\nmax_retries = {self.max_retries}\n'
         )
         return path
 
-    def env(self) -> dict[str, str]:
+    def env(self, **extra: str) -> dict[str, str]:
         return {
             **os.environ,
             "PYTHONPATH": str(REPO),
             "XDG_CONFIG_HOME": str(self.base / "xdg-config"),
             "XDG_DATA_HOME": str(self.base / "xdg-data"),
             "XDG_CACHE_HOME": str(self.base / "xdg-cache"),
+            **extra,
         }
 
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "agent.cli", "--config", str(self.config()), *args]
 
-    def run(self, *args: str, stdin: str | None = None, timeout: float = 60) -> Run:
-        proc = subprocess.run(self.argv(*args), cwd=self.project, env=self.env(), input=stdin,
-                              capture_output=True, text=True, timeout=timeout)
+    def run(self, *args: str, stdin: str | None = None, timeout: float = 60, **extra: str) -> Run:
+        """corral with `stdin` piped in (none: /dev/null) and `extra` environment variables."""
+        proc = subprocess.run(self.argv(*args), cwd=self.project, env=self.env(**extra), input=stdin,
+                              stdin=subprocess.DEVNULL if stdin is None else None, capture_output=True, text=True,
+                              timeout=timeout)
         return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def interrupted(self, *args: str, after_requests: int, wait: float, sig: int = signal.SIGINT) -> Run:
+        """Run corral, and send it `sig` `wait` seconds after the server received `after_requests` requests."""
+        proc = subprocess.Popen(self.argv(*args), cwd=self.project, env=self.env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.server.wait_for_requests(after_requests, timeout=30)
+            time.sleep(wait)
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        return Run(proc.returncode, out, err)
 
     def tool_results(self, request_index: int) -> str:
         """Everything the client sent in one request, as text (tool results are somewhere inside)."""
         return json.dumps(self.server.requests[request_index].body)
 
 
-@pytest.fixture(params=KINDS)
-def env(request: pytest.FixtureRequest, llm_server: ServerHandle) -> Iterator[Env]:  # noqa: F811
+@contextmanager
+def scratch(server: ServerHandle, kind: str = "openai", **fields: Any) -> Iterator[Env]:
+    """An Env on a new git project under /var/tmp (the sandbox gives commands a private /tmp), removed after."""
     base = Path(tempfile.mkdtemp(prefix="corral-e2e-", dir="/var/tmp")).resolve()
     project = base / "project"
     project.mkdir()
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     try:
-        yield Env(base, project, llm_server, request.param)
+        yield Env(base, project, server, kind, **fields)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=KINDS)
+def env(request: pytest.FixtureRequest, llm_server: ServerHandle) -> Iterator[Env]:  # noqa: F811
+    with scratch(llm_server, request.param) as made:
+        yield made
 
 
 def text(t: str) -> dict[str, Any]:
@@ -244,11 +272,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["openai"])
 def test_modes_from_the_command_line(llm_server: ServerHandle, kind: str) -> None:  # noqa: F811
-    base = Path(tempfile.mkdtemp(prefix="corral-e2e-", dir="/var/tmp")).resolve()
-    try:
-        (base / "project").mkdir()
-        subprocess.run(["git", "init", "-q", str(base / "project")], check=True)
-        e = Env(base, base / "project", llm_server, kind)
+    with scratch(llm_server, kind) as e:
         llm_server.set_script([{"parts": [call("write", path="new.txt", content="x")]}, {"parts": [text("ok")]}])
         r = e.run("-p", "write a file", "--read-only")
         assert r.code == 0, r.err
@@ -264,5 +288,3 @@ def test_modes_from_the_command_line(llm_server: ServerHandle, kind: str) -> Non
         llm_server.set_script([{"parts": [call("bash", command="python3 -c 'print(6*7)'")]}, {"parts": [text("ok")]}])
         r = e.run("-p", "compute", "--yolo")
         assert r.code == 0 and "42" in e.tool_results(1)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)

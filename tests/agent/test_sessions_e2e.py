@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.agent.test_oneshot_e2e import Env, call, env, text  # noqa: F401
+from tests.agent.test_oneshot_e2e import Env, call, env, scratch, text  # noqa: F401
 from tests.llm_server.fixtures import llm_server  # noqa: F401
 from tests.llm_server.server import ServerHandle
 
@@ -109,13 +107,8 @@ def test_no_session_keeps_no_log_and_continue_needs_one(one: Env) -> None:
 @pytest.fixture
 def one(llm_server: ServerHandle) -> Iterator[Env]:  # noqa: F811
     """A scratch project talking to the server in one wire format (the resume test covers all four)."""
-    base = Path(tempfile.mkdtemp(prefix="corral-e2e-", dir="/var/tmp")).resolve()
-    (base / "project").mkdir()
-    subprocess.run(["git", "init", "-q", str(base / "project")], check=True)
-    try:
-        yield Env(base, base / "project", llm_server, "openai")
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with scratch(llm_server) as made:
+        yield made
 
 
 def test_resume_restores_mode_prompt_and_todos(one: Env) -> None:
