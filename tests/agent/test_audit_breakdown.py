@@ -13,18 +13,13 @@ import policy
 from agent.audit import MAX_COMMAND_BYTES, AuditLog
 from agent.gate import Gate
 from agent.providers.base import ToolCall
+from tests.agent.conftest import Dirs
 
 
 @pytest.fixture
-def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Gate:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    project = (tmp_path / "project").resolve()
-    project.mkdir()
+def gate(dirs: Dirs, tmp_path: Path) -> Gate:
     audit = AuditLog(tmp_path / "sessions" / "S1" / "audit.jsonl")
-    return Gate(policy.load_engine(project, home=home), policy.Mode.STANDARD, project, audit=audit)
+    return Gate(policy.load_engine(dirs.project, home=dirs.home), policy.Mode.STANDARD, dirs.project, audit=audit)
 
 
 async def _run(gate: Gate, command: str) -> dict[str, object]:

@@ -10,19 +10,15 @@ import pytest
 
 import policy
 from agent.gate import Gate
+from tests.agent.conftest import Dirs
 from tests.llm_server.fixtures import llm_server  # noqa: F401
 from tests.llm_server.server import ServerHandle
 
 
 @pytest.fixture
-def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    home = tmp_path / "home"
-    data = tmp_path / "data"
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    project = tmp_path / "project"
-    project.mkdir()
-    session = data / "corral" / "sessions" / "S1"
+def layout(dirs: Dirs) -> tuple[Path, Path, Path]:
+    project, home = dirs.project, dirs.home
+    session = dirs.data / "corral" / "sessions" / "S1"
     logs = session / "output"
     logs.mkdir(parents=True)
     (logs / "cmd-1.log").write_text("line\n" * 10)

@@ -12,17 +12,12 @@ import pytest
 import policy
 from agent.gate import Gate
 from agent.providers.base import ToolCall
+from tests.agent.conftest import Dirs
 
 
 @pytest.fixture
-def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    project = (tmp_path / "project").resolve()
-    project.mkdir()
-    return project, home
+def layout(dirs: Dirs) -> tuple[Path, Path]:
+    return dirs.project, dirs.home
 
 
 def plan_gate(project: Path, home: Path, root: Path | None = None) -> Gate:
